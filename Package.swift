@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Ferry",
+    products: [
+        .executable(name: "ferry", targets: ["ferry"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibevent",
+            path: "CLibevent",
+            pkgConfig: "libevent_pthreads",
+            providers: [.apt(["libevent-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "CFerrySys",
+            linkerSettings: [.linkedLibrary("crypt")]
+        ),
+        .target(name: "FTPCore"),
+        .target(name: "FerryReactor", dependencies: ["CLibevent", "CFerrySys"]),
+        .target(
+            name: "FerryServer",
+            dependencies: [
+                "FTPCore", "FerryReactor", "CFerrySys",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "ferry",
+            dependencies: [
+                "FerryServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "FTPCoreTests", dependencies: ["FTPCore"]),
+        .testTarget(name: "FerryIntegrationTests", dependencies: ["FTPCore"]),
+    ]
+)

@@ -1,0 +1,35 @@
+/* System calls and constants that Swift's Glibc module cannot reach: openat2(2) (no libc wrapper),
+   O_PATH and friends (_GNU_SOURCE-only), sendfile(2), and crypt_rn(3) from libxcrypt. */
+#ifndef FERRY_CFERRYSYS_H
+#define FERRY_CFERRYSYS_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Flags for ferry_openat2, re-exported because Swift does not see them. */
+extern const int ferry_O_PATH;
+extern const int ferry_O_DIRECTORY;
+extern const int ferry_O_NOFOLLOW;
+extern const int ferry_O_CLOEXEC;
+extern const int ferry_O_NONBLOCK;
+extern const int ferry_AT_EMPTY_PATH;
+extern const long ferry_UTIME_OMIT;
+
+/* openat2(dirfd, path, {flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS}); retries EAGAIN.
+   Returns the fd, or -1 with errno set (ENOSYS when the kernel lacks openat2). */
+int ferry_openat_in_root(int dirfd, const char *path, int flags, unsigned int mode);
+
+/* sendfile(2) with a 64-bit offset; returns bytes sent or -1 with errno. */
+ssize_t ferry_sendfile(int out_fd, int in_fd, int64_t *offset, size_t count);
+
+/* Verify `password` against a crypt(3) hash in constant time; 1 = match, 0 = no match.
+   Allocates its own crypt_data so any thread may call it. */
+int ferry_crypt_verify(const char *password, const char *hash);
+
+/* Hash `password` into `out` with `setting` (a hash prefix such as "$6$salt"), or, when `setting`
+   is NULL, with a fresh salt of libxcrypt's default (strongest) method. Returns 0 or -1. */
+int ferry_crypt_hash(const char *password, const char *setting, char *out, size_t out_size);
+
+/* Set SO_OOBINLINE so urgent data (ftplib sends ABOR that way) arrives inline. Returns 0 or -1. */
+int ferry_set_oobinline(int fd);
+#endif

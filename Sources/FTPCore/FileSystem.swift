@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The kind of a directory entry.
+public enum FileKind: Sendable, Equatable {
+    case file, directory, other
+}
+
+/// What listings and status replies need to know about one file.
+public struct FileInfo: Sendable, Equatable {
+    public var name: String
+    public var kind: FileKind
+    public var size: UInt64
+    /// Seconds since the Unix epoch.
+    public var modified: Int64
+    /// Permission bits (`0o755`).
+    public var mode: UInt32
+    /// Stable identity for MLSx `unique` (device and inode).
+    public var unique: String
+
+    public init(name: String, kind: FileKind, size: UInt64, modified: Int64, mode: UInt32, unique: String) {
+        self.name = name
+        self.kind = kind
+        self.size = size
+        self.modified = modified
+        self.mode = mode
+        self.unique = unique
+    }
+}
+
+/// A file-system failure: the errno the system gave, so replies can name the system's reason.
+public struct FileSystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let code: Int32
+
+    public init(_ code: Int32) { self.code = code }
+
+    public static let notFound = FileSystemError(ENOENT)
+    public static let notDirectory = FileSystemError(ENOTDIR)
+    public static let isDirectory = FileSystemError(EISDIR)
+    public static let exists = FileSystemError(EEXIST)
+    public static let permissionDenied = FileSystemError(EACCES)
+    public static let notEmpty = FileSystemError(ENOTEMPTY)
+    public static let notRegularFile = FileSystemError(EINVAL)
+
+    /// The system's text for the error (`No such file or directory`).
+    public var description: String {
+        if self == .notRegularFile { return "Not a regular file" }
+        return String(cString: strerror(code))
+    }
+
+    /// True when the disk or the user's quota is full (452/552 rather than 451).
+    public var isOutOfSpace: Bool { code == ENOSPC }
+    public var isOverQuota: Bool { code == EDQUOT || code == EFBIG }
+}
+
+/// An open file handed to the transfer layer, which owns (and closes) the descriptor.
+public struct OpenedFile: Sendable, Equatable {
+    public let descriptor: Int32
+    /// The size when opened (for reads) or the offset writing starts at (for writes).
+    public let size: UInt64
+
+    public init(descriptor: Int32, size: UInt64) {
+        self.descriptor = descriptor
+        self.size = size
+    }
+}
+
+/// How STOR/APPE/STOU open their target.
+public enum WriteMode: Sendable, Equatable {
+    /// Create or truncate (STOR).
+    case truncate
+    /// Create or keep, and write from this offset (STOR after REST).
+    case at(UInt64)
+    /// Create or keep, and write at the end (APPE).
+    case append
+    /// Create a new file; fail if it exists (STOU).
+    case exclusive
+}
+
+/// A user's view of the disk: every path is a `VirtualPath` inside their home. The session reaches
+/// the disk only through this, so tests run it against an in-memory tree.
+public protocol FileSystem: AnyObject {
+    func info(_ path: VirtualPath) throws(FileSystemError) -> FileInfo
+    func list(_ path: VirtualPath) throws(FileSystemError) -> [FileInfo]
+    func openForReading(_ path: VirtualPath) throws(FileSystemError) -> OpenedFile
+    func openForWriting(_ path: VirtualPath, mode: WriteMode) throws(FileSystemError) -> OpenedFile
+    func makeDirectory(_ path: VirtualPath) throws(FileSystemError)
+    func removeDirectory(_ path: VirtualPath) throws(FileSystemError)
+    func removeFile(_ path: VirtualPath) throws(FileSystemError)
+    func rename(_ source: VirtualPath, to target: VirtualPath) throws(FileSystemError)
+    func setModificationTime(_ path: VirtualPath, to seconds: Int64) throws(FileSystemError)
+    func setPermissions(_ path: VirtualPath, to mode: UInt32) throws(FileSystemError)
+    /// Close a descriptor this file system opened that will not be used after all.
+    func close(_ file: OpenedFile)
+}

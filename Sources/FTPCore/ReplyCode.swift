@@ -1,0 +1,40 @@
+/// Every reply code Ferry sends, named once (RFC 959 §4.2, RFC 2228, RFC 2428, RFC 3659, RFC 4217).
+public enum ReplyCode: Int, Sendable {
+    case restartMarker = 110
+    case dataConnectionAlreadyOpen = 125
+    case fileStatusOK = 150
+    case commandOK = 200
+    case superfluous = 202
+    case systemStatus = 211
+    case directoryStatus = 212
+    case fileStatus = 213
+    case help = 214
+    case systemType = 215
+    case serviceReady = 220
+    case closingControl = 221
+    case noTransferToAbort = 225
+    case transferComplete = 226
+    case enteringPassive = 227
+    case enteringExtendedPassive = 229
+    case loggedIn = 230
+    case fileActionOK = 250
+    case pathCreated = 257
+    case needPassword = 331
+    case pendingFurtherInformation = 350
+    case serviceNotAvailable = 421
+    case cannotOpenDataConnection = 425
+    case connectionClosedTransferAborted = 426
+    case actionAbortedLocalError = 451
+    case insufficientStorage = 452
+    case syntaxError = 500
+    case syntaxErrorInArguments = 501
+    case notImplemented = 502
+    case badSequence = 503
+    case notImplementedForParameter = 504
+    case extendedNetworkProtocolNotSupported = 522
+    case notLoggedIn = 530
+    case fileUnavailable = 550
+    case exceededStorageAllocation = 552
+    case fileNameNotAllowed = 553
+    case requestedActionNotTaken = 554
+}

@@ -1,0 +1,86 @@
+/// FEAT, OPTS, HELP, STAT and the transfer parameters TYPE/MODE/STRU.
+extension Session {
+    mutating func feat() -> [SessionEffect] {
+        [.reply(Reply(.systemStatus, lines: ["Extensions supported:"] + CommandCatalog.features.map { " " + $0 } + ["End"]))]
+    }
+
+    mutating func opts(_ argument: String) -> [SessionEffect] {
+        let words = argument.split(separator: " ", maxSplits: 1).map(String.init)
+        guard let option = words.first?.uppercased() else {
+            return reply(.syntaxErrorInArguments, "OPTS needs an option: OPTS UTF8 ON or OPTS MLST <facts>.")
+        }
+        switch option {
+        case "UTF8":
+            let value = words.count > 1 ? words[1].uppercased() : ""
+            if value == "ON" || value.isEmpty { return reply(.commandOK, "UTF8 mode is always on.") }
+            return reply(.notImplementedForParameter, "UTF8 cannot be turned off: paths are always UTF-8.")
+        case "MLST":
+            let requested = (words.count > 1 ? words[1] : "").lowercased().split(separator: ";").map(String.init)
+            let selected = MachineFacts.all.filter { requested.contains($0) }
+            machineFacts.selected = selected
+            return reply(.commandOK, "MLST OPTS " + selected.map { $0 + ";" }.joined())
+        default:
+            return reply(.syntaxErrorInArguments, "Unknown option \(option).")
+        }
+    }
+
+    mutating func help(_ argument: String) -> [SessionEffect] {
+        if argument.isEmpty {
+            return [.reply(Reply(.help, lines: ["The following commands are recognized:"] + CommandCatalog.helpLines + ["Help OK."]))]
+        }
+        guard let spec = CommandCatalog.spec(for: argument.uppercased()) else {
+            return reply(.notImplemented, "Unknown command \(argument).")
+        }
+        return reply(.help, "Syntax: \(spec.syntax)")
+    }
+
+    mutating func stat(_ argument: String) -> [SessionEffect] {
+        if argument.isEmpty {
+            var lines = ["Ferry FTP server status:", "Connected from \(peer)"]
+            if let account { lines.append("Logged in as \(account.name)\(account.readOnly ? " (read-only)" : "")") }
+            lines.append("TYPE: \(ascii ? "ASCII" : "BINARY"); STRUcture: File; transfer MODE: Stream")
+            lines.append(transferRunning ? "A data transfer is in progress" : "No data connection")
+            lines.append("End of status")
+            return [.reply(Reply(.systemStatus, lines: lines))]
+        }
+        guard let fileSystem else { return [] }
+        let path = resolve(stripListFlags(argument))
+        do {
+            let info = try fileSystem.info(path)
+            let entries = info.kind == .directory ? try fileSystem.list(path) : [info]
+            let now = clock()
+            let lines = entries.map { ListingFormatter.longLine($0, now: now) }
+            return [.reply(Reply(.fileStatus, lines: ["Status of \(path):"] + lines + ["End of status"]))]
+        } catch {
+            return failure(path, error)
+        }
+    }
+
+    mutating func type(_ argument: String) -> [SessionEffect] {
+        let words = argument.uppercased().split(separator: " ").map(String.init)
+        switch words {
+        case ["A"], ["A", "N"]:
+            ascii = true
+            return reply(.commandOK, "Type set to A.")
+        case ["I"], ["L", "8"]:
+            ascii = false
+            return reply(.commandOK, "Type set to I.")
+        case ["E"], ["E", "N"], ["A", "T"], ["A", "C"]:
+            return reply(.notImplementedForParameter, "Type \(argument) not supported; use A or I.")
+        case let words where words.count == 2 && words[0] == "L":
+            return reply(.notImplementedForParameter, "Type \(argument) not supported; use A or I.")
+        default:
+            return reply(.syntaxErrorInArguments, "Unrecognised TYPE \(argument).")
+        }
+    }
+
+    /// MODE and STRU: one letter, one of which is supported.
+    func single(_ argument: String, accepted: String, known: String, what: String) -> [SessionEffect] {
+        let value = argument.uppercased()
+        if value == accepted { return reply(.commandOK, "\(what) set to \(accepted).") }
+        if value.count == 1 && known.contains(value) {
+            return reply(.notImplementedForParameter, "\(what) \(value) not supported; use \(accepted).")
+        }
+        return reply(.syntaxErrorInArguments, "Unrecognised \(what.lowercased()) \(argument).")
+    }
+}

@@ -1,0 +1,69 @@
+/// USER, PASS, QUIT and the answers to authentication (RFC 959 §4.1.1).
+extension Session {
+    static let anonymousNames: Set<String> = ["anonymous", "ftp"]
+
+    mutating func user(_ name: String) -> [SessionEffect] {
+        if let missing = requireArgument(name) { return missing }
+        switch login {
+        case .loggedIn: return reply(.badSequence, "Already logged in; reconnect to log in as someone else.")
+        case .authenticating: return reply(.badSequence, "Login in progress.")
+        case .awaitingUser, .awaitingPassword: break
+        }
+        login = .awaitingPassword(name)
+        if policy.anonymousAllowed && Session.anonymousNames.contains(name.lowercased()) {
+            return reply(.needPassword, "Anonymous login ok, send your e-mail address as password.")
+        }
+        return reply(.needPassword, "Password required for \(name).")
+    }
+
+    mutating func pass(_ password: String) -> [SessionEffect] {
+        guard case .awaitingPassword(let name) = login else {
+            if account != nil { return reply(.badSequence, "Already logged in.") }
+            return reply(.badSequence, "Send USER first.")
+        }
+        login = .authenticating
+        if policy.anonymousAllowed && Session.anonymousNames.contains(name.lowercased()) {
+            return [.authenticateAnonymous]
+        }
+        return [.authenticate(user: name, password: Password(password))]
+    }
+
+    /// Credentials checked out: enter the home.
+    public mutating func loginSucceeded(_ account: Account, fileSystem: any FileSystem) -> [SessionEffect] {
+        guard case .authenticating = login, !closed else { return [] }
+        login = .loggedIn(account)
+        self.fileSystem = fileSystem
+        machineFacts = MachineFacts(selected: machineFacts.selected, writable: !account.readOnly)
+        if account.isAnonymous {
+            return reply(.loggedIn, "Anonymous access granted: read-only.")
+        }
+        return reply(.loggedIn, "User \(account.name) logged in\(account.readOnly ? " (read-only)" : "").")
+    }
+
+    /// Wrong user or password (the caller has already held it back for `failureDelayMilliseconds`).
+    public mutating func loginFailed() -> [SessionEffect] {
+        guard case .authenticating = login, !closed else { return [] }
+        login = .awaitingUser
+        loginFailures += 1
+        if loginFailures >= policy.maxLoginFailures {
+            return closeWith(Reply(.serviceNotAvailable, "Too many failed logins: closing control connection."))
+        }
+        return reply(.notLoggedIn, "Login incorrect.")
+    }
+
+    /// The home could not be opened after the password matched (missing folder, permissions).
+    public mutating func loginUnavailable(_ reason: String) -> [SessionEffect] {
+        guard case .authenticating = login, !closed else { return [] }
+        login = .awaitingUser
+        return reply(.notLoggedIn, "Login failed: \(reason).")
+    }
+
+    /// How long the caller should hold the next failure's reply.
+    public var nextFailureDelayMilliseconds: Int {
+        SessionPolicy.failureDelayMilliseconds(attempt: loginFailures + 1)
+    }
+
+    mutating func quit() -> [SessionEffect] {
+        closeWith(Reply(.closingControl, "Goodbye."))
+    }
+}

@@ -1,0 +1,95 @@
+/// Who is logged in, as far as the protocol core cares.
+public struct Account: Sendable, Equatable {
+    public let name: String
+    public let readOnly: Bool
+    public let isAnonymous: Bool
+
+    public init(name: String, readOnly: Bool, isAnonymous: Bool = false) {
+        self.name = name
+        self.readOnly = readOnly
+        self.isAnonymous = isAnonymous
+    }
+}
+
+/// A password on its way to verification; never printed.
+public struct Password: Sendable, Equatable, CustomStringConvertible {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { "<redacted>" }
+}
+
+/// Operator policy the protocol core enforces.
+public struct SessionPolicy: Sendable {
+    public var anonymousAllowed: Bool
+    /// Failed PASS attempts in one session before 421 and close.
+    public var maxLoginFailures: Int
+    /// Bad commands (unknown verbs, syntax errors) in one session before 421 and close.
+    public var maxBadCommands: Int
+    public var banner: String
+
+    public init(anonymousAllowed: Bool, maxLoginFailures: Int = 3, maxBadCommands: Int = 50,
+                banner: String = "Ferry FTP server ready.") {
+        self.anonymousAllowed = anonymousAllowed
+        self.maxLoginFailures = maxLoginFailures
+        self.maxBadCommands = maxBadCommands
+        self.banner = banner
+    }
+
+    /// How long to hold a 530 after the n-th failure (1-based): under a second at first, then growing.
+    public static func failureDelayMilliseconds(attempt: Int) -> Int {
+        min(400 << min(max(attempt - 1, 0), 4), 5000)
+    }
+}
+
+/// Where the data connection comes from.
+public enum DataEndpoint: Sendable, Equatable {
+    /// The client connects to the passive listener the server opened.
+    case passive
+    /// The server connects to the client at this address (PORT/EPRT).
+    case active(IPAddress, UInt16)
+}
+
+/// What a transfer moves.
+public enum TransferKind: Sendable, Equatable {
+    case retrieve(OpenedFile, offset: UInt64, ascii: Bool)
+    case store(OpenedFile, ascii: Bool)
+    case listing([FileInfo], ListingStyle)
+}
+
+/// One data transfer for the layer below to run; it answers with `Session.transferFinished`.
+public struct TransferRequest: Sendable, Equatable {
+    public let kind: TransferKind
+    public let endpoint: DataEndpoint
+    /// The path the transfer concerns (for logs).
+    public let path: VirtualPath
+}
+
+/// How a transfer ended, as the layer below observed it.
+public enum TransferOutcome: Sendable, Equatable {
+    case completed(bytes: UInt64)
+    /// The data connection never came up (accept/connect failed or timed out).
+    case dataConnectionFailed(String)
+    /// The peer closed or reset the data connection before the end, or it made no progress.
+    case connectionLost(bytes: UInt64, reason: String)
+    /// ABOR stopped it.
+    case aborted(bytes: UInt64)
+    /// Reading or writing the file failed.
+    case fileError(FileSystemError, bytes: UInt64)
+}
+
+/// What the session asks of the layer below, in order.
+public enum SessionEffect: Sendable, Equatable {
+    case reply(Reply)
+    /// Verify credentials off the loop; answer with `loginSucceeded` or `loginFailed`.
+    case authenticate(user: String, password: Password)
+    /// Anonymous login was accepted by policy; answer with `loginSucceeded`.
+    case authenticateAnonymous
+    /// Open a passive listener (closing any previous one); answer with `passiveListenerReady` or `passiveListenerFailed`.
+    case openPassiveListener
+    /// Close the passive listener, if any.
+    case closePassiveListener
+    case startTransfer(TransferRequest)
+    case abortTransfer
+    /// Close the control connection once every reply before this has been sent.
+    case close
+}

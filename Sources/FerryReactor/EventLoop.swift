@@ -1,0 +1,89 @@
+import CLibevent
+import Glibc
+import Synchronization
+
+/// One libevent `event_base` driven by its own thread. Objects created for a loop are used only on
+/// that thread; other threads reach it through `execute`, which queues a closure and wakes the loop.
+public final class EventLoop: @unchecked Sendable {
+    // `base` is touched only on the loop thread (and by `execute`'s event_active, which libevent
+    // locks because evthread_use_pthreads ran before the base was created).
+    let base: OpaquePointer
+    private let pending = Mutex<[@Sendable () -> Void]>([])
+    private var wakeEvent: OpaquePointer?
+    private var thread: pthread_t?
+    private let threadID = Mutex<pthread_t?>(nil)
+    public let name: String
+
+    /// Call once, before any loop exists: makes libevent thread-safe and ignores SIGPIPE
+    /// (a peer that vanishes must not kill the server; writes report EPIPE instead).
+    public static func prepareProcess() {
+        evthread_use_pthreads()
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    public init(name: String) {
+        guard let base = event_base_new() else { fatalError("event_base_new failed: out of memory") }
+        self.base = base
+        self.name = name
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        wakeEvent = event_new(base, -1, Int16(EV_PERSIST), { _, _, context in
+            Unmanaged<EventLoop>.fromOpaque(context!).takeUnretainedValue().runPending()
+        }, context)
+        event_add(wakeEvent, nil)
+    }
+
+    deinit {
+        if let wakeEvent { event_free(wakeEvent) }
+        event_base_free(base)
+    }
+
+    /// Run `work` on this loop's thread, soon. Safe from any thread.
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        pending.withLock { $0.append(work) }
+        event_active(wakeEvent, EV_READ, 0)
+    }
+
+    /// True on this loop's thread.
+    public var inLoop: Bool {
+        guard let id = threadID.withLock({ $0 }) else { return false }
+        return pthread_equal(id, pthread_self()) != 0
+    }
+
+    private func runPending() {
+        let work = pending.withLock { queue -> [@Sendable () -> Void] in
+            let taken = queue
+            queue.removeAll()
+            return taken
+        }
+        for item in work { item() }
+    }
+
+    /// Dispatch events on the calling thread until `stop()`.
+    public func run() {
+        threadID.withLock { $0 = pthread_self() }
+        event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY)
+    }
+
+    /// Start `run()` on a new thread.
+    public func startThread() {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var handle = pthread_t()
+        let result = pthread_create(&handle, nil, { context in
+            let loop = Unmanaged<EventLoop>.fromOpaque(context!).takeRetainedValue()
+            loop.run()
+            return nil
+        }, box)
+        precondition(result == 0, "pthread_create failed: \(result)")
+        thread = handle
+    }
+
+    /// Make `run()` return after the current callbacks. Safe from any thread.
+    public func stop() {
+        execute { [self] in event_base_loopbreak(self.base) }
+    }
+
+    /// Wait for the thread started by `startThread` to end.
+    public func join() {
+        if let thread { pthread_join(thread, nil) }
+    }
+}

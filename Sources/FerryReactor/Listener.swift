@@ -1,0 +1,54 @@
+import CLibevent
+import Glibc
+
+/// Accepts connections on a listening socket (libevent's evconnlistener) and hands each new
+/// descriptor and peer address to `handler` on the loop. Owns and closes the socket.
+public final class Listener {
+    private var listener: OpaquePointer?
+    private var handler: ((Int32, SocketAddress) -> Void)?
+    private var resumeTimer: EventWatcher?
+    public let address: SocketAddress
+
+    /// Listen on `fd` (from `Sockets.listen`).
+    public init(loop: EventLoop, fd: Int32, handler: @escaping (Int32, SocketAddress) -> Void) {
+        self.handler = handler
+        self.address = SocketAddress.local(of: fd) ?? SocketAddress(storage: sockaddr_storage())
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        listener = evconnlistener_new(loop.base, { _, fd, address, length, context in
+            let listener = Unmanaged<Listener>.fromOpaque(context!).takeUnretainedValue()
+            withExtendedLifetime(listener) {
+                guard let address, let handler = listener.handler else {
+                    Glibc.close(fd)
+                    return
+                }
+                handler(fd, SocketAddress(copying: address, length: Int(length)))
+            }
+        }, context, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd)
+        evconnlistener_set_error_cb(listener) { _, context in
+            let listener = Unmanaged<Listener>.fromOpaque(context!).takeUnretainedValue()
+            withExtendedLifetime(listener) { listener.pauseAfterAcceptError() }
+        }
+        resumeTimer = EventWatcher.timer(loop: loop) { [unowned self] in
+            if let listener = self.listener { evconnlistener_enable(listener) }
+        }
+    }
+
+    /// accept failed (EMFILE, ENFILE, ENOBUFS): stop accepting for a moment instead of spinning on
+    /// the error; waiting connections stay in the backlog.
+    private func pauseAfterAcceptError() {
+        guard let listener else { return }
+        evconnlistener_disable(listener)
+        resumeTimer?.schedule(timeoutMilliseconds: 100)
+    }
+
+    /// Stop accepting and close the socket. Idempotent.
+    public func close() {
+        if let listener { evconnlistener_free(listener) }
+        listener = nil
+        handler = nil
+        resumeTimer?.cancel()
+        resumeTimer = nil
+    }
+
+    deinit { close() }
+}

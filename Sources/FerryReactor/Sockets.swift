@@ -1,0 +1,78 @@
+import Glibc
+
+/// The raw socket calls the server makes outside libevent: listening sockets with the options the
+/// design needs, non-blocking connects, and small option setters. Every failure is a `SystemError`.
+public enum Sockets {
+    /// A non-blocking, close-on-exec listening TCP socket bound to `address`.
+    /// `reusePort` lets one listener per loop share the port (the kernel spreads connections).
+    public static func listen(on address: SocketAddress, reusePort: Bool, backlog: Int32) throws(SystemError) -> Int32 {
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if reusePort { setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        if address.isIPv6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        let bound = address.withSockaddr { bind(fd, $0, $1) }
+        guard bound == 0 else {
+            let error = SystemError("bind \(address)")
+            Glibc.close(fd)
+            throw error
+        }
+        guard Glibc.listen(fd, backlog) == 0 else {
+            let error = SystemError("listen \(address)")
+            Glibc.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Start a non-blocking connect from `local`'s address (any port) to `remote`; the socket becomes
+    /// writable when the connect finishes (check `pendingError`).
+    public static func connect(to remote: SocketAddress, from local: SocketAddress?) throws(SystemError) -> Int32 {
+        let fd = socket(remote.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket") }
+        if var local, local.family == remote.family {
+            local.port = 0
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            _ = local.withSockaddr { bind(fd, $0, $1) }
+        }
+        let result = remote.withSockaddr { Glibc.connect(fd, $0, $1) }
+        if result != 0 && errno != EINPROGRESS {
+            let error = SystemError("connect \(remote)")
+            Glibc.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// The error a finished non-blocking connect left (0 when it succeeded).
+    public static func pendingError(_ fd: Int32) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length)
+        return value
+    }
+
+    public static func setNonBlocking(_ fd: Int32) {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+    }
+
+    /// Large kernel buffers for a data socket: fewer wakeups per GiB.
+    public static func setBufferSizes(_ fd: Int32, bytes: Int32) {
+        var size = bytes
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Make `close` send RST instead of FIN: an aborted transfer must not look complete to the client.
+    public static func setResetOnClose(_ fd: Int32) {
+        var option = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+    }
+
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+}

@@ -1,0 +1,328 @@
+import CFerrySys
+import FTPCore
+import FerryReactor
+import Glibc
+import Logging
+
+/// One client session on one loop: feeds control lines to the `Session` state machine and carries
+/// out its effects (replies, logins off the loop, passive listeners, active connects, transfers).
+/// Lines that arrive while the session waits are held and answered in order; ABOR jumps the queue
+/// during a transfer. Keeps itself alive (through its watchers' handlers) until `shutDown`.
+final class ControlConnection {
+    /// Held lines beyond this mean a flood: 421 and close.
+    static let maxHeldLines = 64
+
+    private let loop: EventLoop
+    private let context: ServerContext
+    private let peer: SocketAddress
+    private let local: SocketAddress
+    let peerAddress: IPAddress
+    private var stream: Stream?
+    private var session: Session
+    private var reader = ControlLineReader()
+    private var held: [ControlLineReader.Output] = []
+    private var idleTimer: EventWatcher?
+    private var delayTimer: EventWatcher?
+    private var passive: PassiveListener?
+    private var connector: ActiveConnector?
+    private var connectTimer: EventWatcher?
+    private var transfer: DataTransfer?
+    private var transferStart: Int64 = 0
+    private var currentRequest: TransferRequest?
+    private var logger: Logger
+    private var onEnd: ((ControlConnection) -> Void)?
+    private(set) var ended = false
+
+    init(loop: EventLoop, context: ServerContext, fd: Int32, peer: SocketAddress, onEnd: @escaping (ControlConnection) -> Void) {
+        self.loop = loop
+        self.context = context
+        self.peer = peer
+        self.local = SocketAddress.local(of: fd) ?? peer
+        self.peerAddress = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
+        self.onEnd = onEnd
+        var logger = context.logger
+        logger[metadataKey: "client"] = "\(peer)"
+        self.logger = logger
+        session = Session(policy: context.policy, peer: peerAddress, controlIsIPv6: local.isIPv6 && !(IPAddress(local.host)?.isIPv4 ?? false),
+                          clock: { Int64(time(nil)) })
+        _ = ferry_set_oobinline(fd)
+        stream = Stream(loop: loop, fd: fd, onRead: { [unowned self] in self.received($0) },
+                        onClose: { [unowned self] reason in self.peerClosed(reason) })
+        idleTimer = EventWatcher.timer(loop: loop) { [unowned self] in self.idle() }
+    }
+
+    /// Greet the client, or refuse it with 421 when a limit is reached.
+    func start(refusal: String?) {
+        if let refusal {
+            logger.notice("session refused: \(refusal)")
+            send(Reply(.serviceNotAvailable, refusal))
+            stream?.closeAfterFlush()
+            stream = nil
+            end()
+            return
+        }
+        logger.info("session start")
+        apply(session.greeting())
+        armIdleTimer()
+    }
+
+    // MARK: input
+
+    private func received(_ bytes: [UInt8]) {
+        armIdleTimer()
+        held.append(contentsOf: reader.feed(bytes))
+        if held.count > ControlConnection.maxHeldLines {
+            held.removeAll()
+            return apply(session.shutdown("Too many commands queued: closing control connection."))
+        }
+        processHeld()
+    }
+
+    private func processHeld() {
+        while !held.isEmpty && !session.closed {
+            if session.isBusy {
+                if session.isTransferring, let index = held.firstIndex(where: ControlConnection.isAbort) {
+                    apply(session.handle(held.remove(at: index)))
+                    continue
+                }
+                return
+            }
+            apply(session.handle(held.removeFirst()))
+        }
+    }
+
+    private static func isAbort(_ output: ControlLineReader.Output) -> Bool {
+        guard case .line(let bytes) = output, case .success(let command) = Command.parse(bytes) else { return false }
+        return command.verb == "ABOR"
+    }
+
+    private func armIdleTimer() {
+        idleTimer?.schedule(timeoutMilliseconds: context.configuration.idleTimeout * 1000)
+    }
+
+    private func idle() {
+        if session.isTransferring || session.isBusy { return armIdleTimer() }
+        logger.info("idle timeout")
+        apply(session.idleTimeout())
+    }
+
+    // MARK: effects
+
+    private func apply(_ effects: [SessionEffect]) {
+        for effect in effects {
+            switch effect {
+            case .reply(let reply): send(reply)
+            case .authenticate(let user, let password): authenticate(user: user, password: password)
+            case .authenticateAnonymous:
+                let (account, home) = context.authenticator.anonymous
+                enterHome(account, home: home)
+            case .openPassiveListener: openPassive()
+            case .closePassiveListener: closeData()
+            case .startTransfer(let request): startTransfer(request)
+            case .abortTransfer: abortTransfer()
+            case .close:
+                stream?.closeAfterFlush()
+                stream = nil
+                end()
+            }
+        }
+    }
+
+    private func send(_ reply: Reply) {
+        stream?.write(reply.encoded)
+    }
+
+    private func authenticate(user: String, password: Password) {
+        logger.info("login attempt", metadata: ["user": "\(user)"])
+        let bound = LoopBound(self, loop: loop)
+        context.authenticator.verify(user: user, password: password) { outcome in
+            bound.loop.execute { bound.value.authenticated(user: user, outcome) }
+        }
+    }
+
+    private func authenticated(user: String, _ outcome: Authenticator.Outcome) {
+        guard !ended else { return }
+        switch outcome {
+        case .accepted(let account, let home):
+            enterHome(account, home: home)
+        case .rejected:
+            logger.notice("login failed", metadata: ["user": "\(user)"])
+            // Hold the 530 back: growing delays make password guessing slow.
+            delayTimer = EventWatcher.timer(loop: loop) { [unowned self] in
+                self.delayTimer?.cancel()
+                self.delayTimer = nil
+                self.apply(self.session.loginFailed())
+                self.processHeld()
+            }
+            delayTimer?.schedule(timeoutMilliseconds: session.nextFailureDelayMilliseconds)
+        }
+    }
+
+    private func enterHome(_ account: Account, home: String) {
+        do {
+            let fileSystem = try JailedFileSystem(homePath: home)
+            logger[metadataKey: "user"] = "\(account.name)"
+            logger.info("login ok", metadata: ["home": "\(home)", "readOnly": "\(account.readOnly)"])
+            apply(session.loginSucceeded(account, fileSystem: fileSystem))
+        } catch {
+            logger.error("login refused: cannot open home", metadata: ["home": "\(home)", "error": "\(error)"])
+            apply(session.loginUnavailable("home folder is not available"))
+        }
+        processHeld()
+    }
+
+    private func openPassive() {
+        closeData()
+        do {
+            let listener = try PassiveListener(loop: loop, local: local, expectedPeer: peerAddress, allocator: context.passivePorts)
+            passive = listener
+            let announced = context.configuration.passiveAddress.flatMap(IPAddress.init) ?? IPAddress(local.host) ?? .v4(127, 0, 0, 1)
+            apply(session.passiveListenerReady(address: announced, port: listener.port))
+        } catch {
+            logger.warning("passive listener failed", metadata: ["error": "\(error)"])
+            apply(session.passiveListenerFailed(error.reason))
+        }
+    }
+
+    private func closeData() {
+        passive?.close()
+        passive = nil
+        connector?.cancel()
+        connector = nil
+        connectTimer?.cancel()
+        connectTimer = nil
+    }
+
+    // MARK: transfers
+
+    private func startTransfer(_ request: TransferRequest) {
+        currentRequest = request
+        transferStart = MonotonicClock.seconds()
+        connectTimer = EventWatcher.timer(loop: loop) { [unowned self] in
+            self.closeData()
+            self.transferEnded(.dataConnectionFailed("timed out after \(self.context.configuration.dataConnectionTimeout) seconds"))
+        }
+        connectTimer?.schedule(timeoutMilliseconds: context.configuration.dataConnectionTimeout * 1000)
+        switch request.endpoint {
+        case .passive:
+            guard let passive else { return transferEnded(.dataConnectionFailed("no passive listener")) }
+            passive.takeConnection { [unowned self] fd in self.connected(fd) }
+        case .active(let address, let port):
+            guard let remote = SocketAddress(host: address.description, port: port) else {
+                return transferEnded(.dataConnectionFailed("bad address \(address)"))
+            }
+            do {
+                connector = try ActiveConnector(loop: loop, to: remote, from: local) { [unowned self] result in
+                    switch result {
+                    case .success(let fd): self.connected(fd)
+                    case .failure(let error):
+                        self.closeData()
+                        self.transferEnded(.dataConnectionFailed(error.description))
+                    }
+                }
+            } catch {
+                transferEnded(.dataConnectionFailed(error.description))
+            }
+        }
+    }
+
+    private func connected(_ fd: Int32) {
+        closeData()
+        guard let request = currentRequest else { return Sockets.close(fd) }
+        let transfer = DataTransfer(kind: request.kind, socket: fd, loop: loop,
+                                    stallSeconds: context.configuration.transferStallTimeout) { [unowned self] outcome in
+            self.transfer = nil
+            self.transferEnded(outcome)
+        }
+        self.transfer = transfer
+        transfer.start()
+    }
+
+    private func abortTransfer() {
+        if let transfer {
+            transfer.abort()
+        } else if let request = currentRequest {
+            closeData()
+            closeUnstartedFile(request)
+            transferEnded(.aborted(bytes: 0))
+        }
+    }
+
+    private func transferEnded(_ outcome: TransferOutcome) {
+        guard let request = currentRequest else { return }
+        currentRequest = nil
+        connectTimer?.cancel()
+        connectTimer = nil
+        logTransfer(request, outcome)
+        // A transfer that never started still holds its file: close it.
+        if case .dataConnectionFailed = outcome { closeUnstartedFile(request) }
+        apply(session.transferFinished(outcome))
+        armIdleTimer()
+        processHeld()
+    }
+
+    private func closeUnstartedFile(_ request: TransferRequest) {
+        switch request.kind {
+        case .retrieve(let file, _, _), .store(let file, _): Glibc.close(file.descriptor)
+        case .listing: break
+        }
+    }
+
+    /// xferlog-style: who, direction, path, bytes, seconds, complete or incomplete.
+    private func logTransfer(_ request: TransferRequest, _ outcome: TransferOutcome) {
+        let direction: String
+        switch request.kind {
+        case .retrieve: direction = "out"
+        case .store: direction = "in"
+        case .listing: return
+        }
+        let (bytes, status): (UInt64, String)
+        switch outcome {
+        case .completed(let n): (bytes, status) = (n, "complete")
+        case .aborted(let n), .connectionLost(let n, _), .fileError(_, let n): (bytes, status) = (n, "incomplete")
+        case .dataConnectionFailed: (bytes, status) = (0, "incomplete")
+        }
+        logger.info("transfer", metadata: [
+            "direction": "\(direction)", "path": "\(request.path)", "bytes": "\(bytes)",
+            "seconds": "\(MonotonicClock.seconds() - transferStart)", "status": "\(status)",
+        ])
+    }
+
+    // MARK: the end
+
+    private func peerClosed(_ reason: String?) {
+        stream = nil
+        if let reason { logger.info("control connection lost", metadata: ["reason": "\(reason)"]) }
+        end()
+    }
+
+    /// Server shutdown: close idle sessions now; a session with a running transfer closes after it.
+    func shutDown() {
+        if session.isTransferring {
+            held.removeAll()
+            held.append(.line(Array("QUIT".utf8)))
+        } else {
+            apply(session.shutdown("Server shutting down."))
+        }
+    }
+
+    private func end() {
+        guard !ended else { return }
+        ended = true
+        if let transfer { transfer.abort() }
+        transfer = nil
+        if let request = currentRequest {
+            closeUnstartedFile(request)
+            currentRequest = nil
+        }
+        closeData()
+        stream?.close()
+        stream = nil
+        idleTimer?.cancel()
+        delayTimer?.cancel()
+        logger.info("session end")
+        let onEnd = self.onEnd
+        self.onEnd = nil
+        onEnd?(self)
+    }
+}

@@ -1,0 +1,125 @@
+import FTPCore
+import FerryReactor
+import Glibc
+import Logging
+
+/// Why the server could not start; the text says what to fix.
+public struct StartupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The running server: one event loop per worker thread, each with its own SO_REUSEPORT listener on
+/// every address, so the kernel spreads sessions over the cores; the main thread handles signals.
+public final class FerryServer {
+    private let context: ServerContext
+    private let loops: [EventLoop]
+    private let mainLoop = EventLoop(name: "main")
+    private var workers: [LoopBound<WorkerState>] = []
+    private var signalWatchers: [EventWatcher] = []
+    private var drainTimer: EventWatcher?
+    private var drainDeadline: Int64 = 0
+
+    /// Per-loop state: its listeners and open sessions.
+    final class WorkerState {
+        var listeners: [Listener] = []
+        var sessions: [ObjectIdentifier: ControlConnection] = [:]
+    }
+
+    /// Validate the configuration and bind every listener (so a busy port fails before start-up ends).
+    public init(configuration: ServerConfiguration, logger: Logger) throws {
+        EventLoop.prepareProcess()
+        var root = stat()
+        guard stat(configuration.root, &root) == 0, root.st_mode & S_IFMT == S_IFDIR else {
+            throw StartupError("root folder \(configuration.root) is not a readable directory: \(String(cString: strerror(errno == 0 ? ENOTDIR : errno)))")
+        }
+        do {
+            try JailedFileSystem(homePath: configuration.root).checkKernelSupport()
+        } catch {
+            throw StartupError("cannot confine file access to \(configuration.root): \(error)")
+        }
+        let users = try configuration.usersFile.map { path throws(UsersFileError) in try UsersFile.load(path: path) }
+        let budget = FerryServer.raiseDescriptorLimit()
+        // Each session can hold four descriptors: control, passive listener, data socket, file.
+        let fromBudget = max(1, (budget - 64) / 4)
+        let maxSessions = min(configuration.maxSessions ?? fromBudget, fromBudget)
+        context = ServerContext(configuration: configuration, users: users, maxSessions: maxSessions, logger: logger)
+        loops = (0..<max(1, configuration.workers)).map { EventLoop(name: "worker-\($0)") }
+        for loop in loops {
+            let state = WorkerState()
+            for address in configuration.listen {
+                let fd: Int32
+                do {
+                    fd = try Sockets.listen(on: address, reusePort: true, backlog: 511)
+                } catch {
+                    throw StartupError("cannot listen on \(address): \(error.reason)")
+                }
+                state.listeners.append(Listener(loop: loop, fd: fd) { [context] fd, peer in
+                    FerryServer.accept(fd: fd, peer: peer, loop: loop, state: state, context: context)
+                })
+            }
+            workers.append(LoopBound(state, loop: loop))
+        }
+    }
+
+    public var maxSessions: Int { context.limiter.maxTotal }
+
+    private static func accept(fd: Int32, peer: SocketAddress, loop: EventLoop, state: WorkerState, context: ServerContext) {
+        let address = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
+        let refusal = context.limiter.admit(address)
+        let connection = ControlConnection(loop: loop, context: context, fd: fd, peer: peer) { [unowned state] connection in
+            state.sessions[ObjectIdentifier(connection)] = nil
+            if refusal == nil { context.limiter.release(connection.peerAddress) }
+        }
+        if refusal == nil { state.sessions[ObjectIdentifier(connection)] = connection }
+        connection.start(refusal: refusal)
+    }
+
+    /// Raise Int32(RLIMIT_NOFILE.rawValue) to its hard limit; returns the descriptors available.
+    private static func raiseDescriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            let wanted = limit.rlim_max
+            limit.rlim_cur = wanted
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 { _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) }
+        }
+        return Int(min(limit.rlim_cur, 1 << 20))
+    }
+
+    /// Serve until SIGINT or SIGTERM, then drain: stop accepting, let transfers finish within the
+    /// grace period, exit.
+    public func run() {
+        for loop in loops { loop.startThread() }
+        for number in [SIGINT, SIGTERM] {
+            signalWatchers.append(EventWatcher.signal(loop: mainLoop, number) { [unowned self] in self.beginShutdown() })
+        }
+        mainLoop.run()
+        for loop in loops {
+            loop.stop()
+            loop.join()
+        }
+    }
+
+    private func beginShutdown() {
+        guard drainTimer == nil else { return }
+        context.logger.notice("shutting down: no new sessions, waiting up to \(context.configuration.shutdownGrace) s for transfers")
+        for worker in workers {
+            worker.loop.execute {
+                let state = worker.value
+                for listener in state.listeners { listener.close() }
+                state.listeners.removeAll()
+                for session in Array(state.sessions.values) { session.shutDown() }
+            }
+        }
+        drainDeadline = MonotonicClock.seconds() + Int64(context.configuration.shutdownGrace)
+        drainTimer = EventWatcher.timer(loop: mainLoop, repeating: true) { [unowned self] in
+            if self.context.limiter.open == 0 || MonotonicClock.seconds() >= self.drainDeadline {
+                self.context.logger.notice("stopped", metadata: ["sessionsLeft": "\(self.context.limiter.open)"])
+                self.drainTimer?.cancel()
+                self.mainLoop.stop()
+            }
+        }
+        drainTimer?.schedule(timeoutMilliseconds: 100)
+    }
+}

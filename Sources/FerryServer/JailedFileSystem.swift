@@ -1,0 +1,188 @@
+import CFerrySys
+import FTPCore
+import FerryReactor
+import Glibc
+
+/// A user's home as a `FileSystem`. Every path is opened with openat2(RESOLVE_IN_ROOT |
+/// RESOLVE_NO_MAGICLINKS) beneath a directory descriptor of the home, so `..`, absolute paths and
+/// symlinks (even one pointing at /etc) resolve inside it, with no check-then-use race.
+/// Changes use the `*at` calls on the resolved parent's descriptor.
+public final class JailedFileSystem: FileSystem {
+    private let home: Int32
+    public let homePath: String
+
+    /// Open `homePath` (which must be a directory).
+    public init(homePath: String) throws(SystemError) {
+        let fd = open(homePath, ferry_O_PATH | ferry_O_DIRECTORY | ferry_O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open home \(homePath)") }
+        home = fd
+        self.homePath = homePath
+    }
+
+    deinit { Glibc.close(home) }
+
+    /// Fails with ENOSYS when the kernel has no openat2: Ferry refuses to serve rather than fall back
+    /// to an unconfined open.
+    public func checkKernelSupport() throws(SystemError) {
+        let fd = ferry_openat_in_root(home, ".", ferry_O_PATH | ferry_O_CLOEXEC, 0)
+        guard fd >= 0 else { throw SystemError("openat2 (needs Linux 5.6 or later)") }
+        Glibc.close(fd)
+    }
+
+    private func openInJail(_ path: String, _ flags: Int32, mode: UInt32 = 0) throws(FileSystemError) -> Int32 {
+        let fd = ferry_openat_in_root(home, path, flags | ferry_O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileSystemError(errno) }
+        return fd
+    }
+
+    private func status(_ fd: Int32) throws(FileSystemError) -> stat {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FileSystemError(errno) }
+        return st
+    }
+
+    private static func info(name: String, _ st: stat) -> FileInfo {
+        let type = st.st_mode & S_IFMT
+        let kind: FileKind = type == S_IFDIR ? .directory : (type == S_IFREG ? .file : .other)
+        return FileInfo(name: name, kind: kind, size: UInt64(max(st.st_size, 0)), modified: Int64(st.st_mtim.tv_sec),
+                        mode: UInt32(st.st_mode & 0o7777),
+                        unique: String(st.st_dev, radix: 16) + "g" + String(st.st_ino, radix: 16))
+    }
+
+    public func info(_ path: VirtualPath) throws(FileSystemError) -> FileInfo {
+        let fd = try openInJail(path.relative, ferry_O_PATH)
+        defer { Glibc.close(fd) }
+        return JailedFileSystem.info(name: path.name, try status(fd))
+    }
+
+    public func list(_ path: VirtualPath) throws(FileSystemError) -> [FileInfo] {
+        let fd = try openInJail(path.relative, O_RDONLY | ferry_O_DIRECTORY | ferry_O_NONBLOCK)
+        guard let dir = fdopendir(fd) else {
+            let error = FileSystemError(errno)
+            Glibc.close(fd)
+            throw error
+        }
+        defer { closedir(dir) }
+        var entries: [FileInfo] = []
+        while let entry = readdir(dir) {
+            let nameBytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            // A name that is not UTF-8 cannot be named on the wire (RFC 2640): leave it out.
+            guard let name = String(validating: nameBytes, as: UTF8.self), name != ".", name != ".." else { continue }
+            var st = stat()
+            guard fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            if st.st_mode & S_IFMT == S_IFLNK {
+                // Show what the link reaches inside the jail; a link that leads nowhere inside is left out,
+                // so a listing never reveals a target outside the home.
+                guard let target = try? info(path.appending(name)) else { continue }
+                entries.append(FileInfo(name: name, kind: target.kind, size: target.size, modified: target.modified,
+                                        mode: target.mode, unique: target.unique))
+                continue
+            }
+            entries.append(JailedFileSystem.info(name: name, st))
+        }
+        entries.sort { $0.name < $1.name }
+        return entries
+    }
+
+    public func openForReading(_ path: VirtualPath) throws(FileSystemError) -> OpenedFile {
+        // O_NONBLOCK: a FIFO planted in a home must not stall the loop; it is refused below anyway.
+        let fd = try openInJail(path.relative, O_RDONLY | ferry_O_NONBLOCK)
+        do throws(FileSystemError) {
+            let st = try status(fd)
+            guard st.st_mode & S_IFMT == S_IFREG else {
+                throw st.st_mode & S_IFMT == S_IFDIR ? FileSystemError.isDirectory : FileSystemError.notRegularFile
+            }
+            return OpenedFile(descriptor: fd, size: UInt64(st.st_size))
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    public func openForWriting(_ path: VirtualPath, mode: WriteMode) throws(FileSystemError) -> OpenedFile {
+        guard !path.isRoot else { throw FileSystemError.isDirectory }
+        var flags = O_WRONLY | O_CREAT | ferry_O_NONBLOCK
+        switch mode {
+        case .truncate: flags |= O_TRUNC
+        case .append: flags |= O_APPEND
+        case .exclusive: flags |= O_EXCL
+        case .at: break
+        }
+        let fd = try openInJail(path.relative, flags, mode: 0o666)
+        do throws(FileSystemError) {
+            let st = try status(fd)
+            guard st.st_mode & S_IFMT == S_IFREG else { throw FileSystemError.notRegularFile }
+            var start: UInt64 = 0
+            switch mode {
+            case .at(let offset):
+                guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw FileSystemError(errno) }
+                start = offset
+            case .append:
+                start = UInt64(st.st_size)
+            case .truncate, .exclusive:
+                break
+            }
+            return OpenedFile(descriptor: fd, size: start)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    /// Resolve the parent of `path` inside the jail and run `body` with its descriptor and the name.
+    private func inParent<R>(_ path: VirtualPath, _ body: (Int32, String) -> R) throws(FileSystemError) -> R {
+        guard !path.isRoot else { throw FileSystemError.permissionDenied }
+        let fd = try openInJail(path.parent.relative, ferry_O_PATH | ferry_O_DIRECTORY)
+        defer { Glibc.close(fd) }
+        return body(fd, path.name)
+    }
+
+    private func check(_ result: Int32) throws(FileSystemError) {
+        if result != 0 { throw FileSystemError(errno) }
+    }
+
+    public func makeDirectory(_ path: VirtualPath) throws(FileSystemError) {
+        try check(try inParent(path) { mkdirat($0, $1, 0o777) })
+    }
+
+    public func removeDirectory(_ path: VirtualPath) throws(FileSystemError) {
+        try check(try inParent(path) { unlinkat($0, $1, AT_REMOVEDIR) })
+    }
+
+    public func removeFile(_ path: VirtualPath) throws(FileSystemError) {
+        try check(try inParent(path) { unlinkat($0, $1, 0) })
+    }
+
+    public func rename(_ source: VirtualPath, to target: VirtualPath) throws(FileSystemError) {
+        let result = try inParent(source) { sourceDir, sourceName -> Result<Int32, FileSystemError> in
+            do throws(FileSystemError) {
+                return .success(try inParent(target) { renameat(sourceDir, sourceName, $0, $1) })
+            } catch {
+                return .failure(error)
+            }
+        }
+        try check(try result.get())
+    }
+
+    /// Acts on an opened descriptor, not a path: utimensat/fchmodat would follow a symlink out of the jail.
+    private func withOpened(_ path: VirtualPath, _ body: (Int32) -> Int32) throws(FileSystemError) {
+        let fd = try openInJail(path.relative, O_RDONLY | ferry_O_NONBLOCK)
+        defer { Glibc.close(fd) }
+        try check(body(fd))
+    }
+
+    public func setModificationTime(_ path: VirtualPath, to seconds: Int64) throws(FileSystemError) {
+        try withOpened(path) { fd in
+            var times = [timespec(tv_sec: 0, tv_nsec: Int(ferry_UTIME_OMIT)), timespec(tv_sec: Int(seconds), tv_nsec: 0)]
+            return futimens(fd, &times)
+        }
+    }
+
+    public func setPermissions(_ path: VirtualPath, to mode: UInt32) throws(FileSystemError) {
+        try withOpened(path) { fchmod($0, mode_t(mode)) }
+    }
+
+    public func close(_ file: OpenedFile) {
+        Glibc.close(file.descriptor)
+    }
+}

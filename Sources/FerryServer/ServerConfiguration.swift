@@ -1,0 +1,29 @@
+import FerryReactor
+
+/// Every setting of a running server, in one place (the command line fills it in).
+public struct ServerConfiguration: Sendable {
+    /// Folder served to anonymous users.
+    public var root: String = "."
+    /// Control listeners.
+    public var listen: [SocketAddress] = [SocketAddress(host: "127.0.0.1", port: 2121)!]
+    public var anonymous: Bool = true
+    public var usersFile: String?
+    /// Sessions in total; nil means what the descriptor budget allows.
+    public var maxSessions: Int?
+    public var maxSessionsPerIP: Int = 64
+    public var passivePorts: ClosedRange<UInt16>?
+    /// Address announced in PASV replies instead of the control connection's local address.
+    public var passiveAddress: String?
+    public var workers: Int = 1
+    public var maxLoginFailures: Int = 3
+    /// Seconds a logged-in control connection may stay silent (not counting running transfers).
+    public var idleTimeout: Int = 300
+    /// Seconds to wait for a data connection to be accepted or to connect.
+    public var dataConnectionTimeout: Int = 30
+    /// Seconds a transfer may make no progress before it is dropped (426).
+    public var transferStallTimeout: Int = 60
+    /// Seconds SIGTERM/SIGINT waits for running transfers before exiting.
+    public var shutdownGrace: Int = 10
+
+    public init() {}
+}

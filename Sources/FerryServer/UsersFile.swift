@@ -1,0 +1,132 @@
+import Glibc
+
+/// One account in the users file.
+public struct UserRecord: Sendable, Equatable {
+    public var name: String
+    /// A crypt(3) hash libxcrypt verifies (`$y$`, `$6$`, `$2b$`, ...).
+    public var hash: String
+    public var home: String
+    public var readOnly: Bool
+
+    public init(name: String, hash: String, home: String, readOnly: Bool) {
+        self.name = name
+        self.hash = hash
+        self.home = home
+        self.readOnly = readOnly
+    }
+}
+
+/// Why a users file could not be read or written; the text names the file and line.
+public struct UsersFileError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The users file: one user a line, `name:hash:home:rw|ro`; blank lines and `#` comments are kept
+/// out. Written atomically (temporary file, fsync, rename) with mode 0600.
+public struct UsersFile: Sendable {
+    public private(set) var records: [UserRecord]
+
+    public init(records: [UserRecord] = []) { self.records = records }
+
+    public static func parse(_ text: String, source: String) throws(UsersFileError) -> UsersFile {
+        var records: [UserRecord] = []
+        var seen = Set<String>()
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            let at = "\(source):\(index + 1)"
+            guard fields.count == 4 else {
+                throw UsersFileError("\(at): expected name:hash:home:rw|ro, found \(fields.count) fields")
+            }
+            if let problem = validate(name: fields[0]) { throw UsersFileError("\(at): \(problem)") }
+            guard fields[1].hasPrefix("$") || fields[1].count == 13 else {
+                throw UsersFileError("\(at): the hash for \(fields[0]) is not a crypt(3) hash (make one with `ferry user passwd` or `openssl passwd -6`)")
+            }
+            guard fields[2].hasPrefix("/") else { throw UsersFileError("\(at): home \(fields[2]) must be an absolute path") }
+            guard fields[3] == "rw" || fields[3] == "ro" else {
+                throw UsersFileError("\(at): permissions must be rw or ro, found \(fields[3])")
+            }
+            guard seen.insert(fields[0]).inserted else { throw UsersFileError("\(at): user \(fields[0]) appears twice") }
+            records.append(UserRecord(name: fields[0], hash: fields[1], home: fields[2], readOnly: fields[3] == "ro"))
+        }
+        return UsersFile(records: records)
+    }
+
+    /// Nil when `name` can be a user name, else why not.
+    public static func validate(name: String) -> String? {
+        if name.isEmpty { return "a user name cannot be empty" }
+        if name.utf8.count > 64 { return "user name \(name) is longer than 64 bytes" }
+        if name.contains(where: { $0 == ":" || $0.isWhitespace || $0 == "#" }) || name.unicodeScalars.contains(where: { $0.value < 32 }) {
+            return "user name \(name) may not contain ':', '#', spaces or control characters"
+        }
+        return nil
+    }
+
+    public static func load(path: String) throws(UsersFileError) -> UsersFile {
+        guard let file = fopen(path, "r") else {
+            throw UsersFileError("cannot read users file \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<n])
+        }
+        if ferror(file) != 0 { throw UsersFileError("cannot read users file \(path): \(String(cString: strerror(errno)))") }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw UsersFileError("users file \(path) is not valid UTF-8")
+        }
+        return try parse(text, source: path)
+    }
+
+    public func record(named name: String) -> UserRecord? {
+        records.first { $0.name == name }
+    }
+
+    public mutating func upsert(_ record: UserRecord) {
+        if let index = records.firstIndex(where: { $0.name == record.name }) {
+            records[index] = record
+        } else {
+            records.append(record)
+        }
+    }
+
+    @discardableResult
+    public mutating func remove(named name: String) -> Bool {
+        let before = records.count
+        records.removeAll { $0.name == name }
+        return records.count != before
+    }
+
+    public var serialized: String {
+        records.map { "\($0.name):\($0.hash):\($0.home):\($0.readOnly ? "ro" : "rw")\n" }.joined()
+    }
+
+    /// Write to `path` atomically: a reader sees the old file or the new one, never half of either.
+    public func save(to path: String) throws(UsersFileError) {
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw UsersFileError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        var text = serialized
+        let ok = text.withUTF8 { bytes -> Bool in
+            var offset = 0
+            while offset < bytes.count {
+                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                offset += n
+            }
+            return fsync(fd) == 0
+        }
+        let error = errno
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(ok ? errno : error))
+            unlink(temporary)
+            throw UsersFileError("cannot write users file \(path): \(reason)")
+        }
+    }
+}
