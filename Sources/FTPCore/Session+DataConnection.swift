@@ -77,6 +77,15 @@ extension Session {
         return effects
     }
 
+    /// 425 before a transfer command that no PASV/EPSV/PORT/EPRT prepared (checked before anything
+    /// else, so the client learns the real problem first).
+    func requireDataConnection() -> [SessionEffect]? {
+        switch dataSetup {
+        case .passive, .active: return nil
+        case .none, .openingPassive: return reply(.cannotOpenDataConnection, "Use PASV, EPSV, PORT or EPRT first.")
+        }
+    }
+
     /// The endpoint for the next transfer, or the 425 reply when none was set up.
     mutating func takeEndpoint() -> Result<DataEndpoint, Reply> {
         switch dataSetup {

@@ -3,6 +3,7 @@
 extension Session {
     mutating func retrieve(_ argument: String) -> [SessionEffect] {
         if let missing = requireArgument(argument) { return missing }
+        if let refusal = requireDataConnection() { return refusal }
         guard let fileSystem else { return [] }
         let path = resolve(argument)
         let offset = restartOffset
@@ -50,9 +51,7 @@ extension Session {
 
     private mutating func openAndStore(_ path: VirtualPath, mode: WriteMode, opening: String?) -> [SessionEffect] {
         guard let fileSystem else { return [] }
-        if dataSetup == .none || dataSetup == .openingPassive {
-            return reply(.cannotOpenDataConnection, "Use PASV, EPSV, PORT or EPRT first.")
-        }
+        if let refusal = requireDataConnection() { return refusal }
         let file: OpenedFile
         do {
             file = try fileSystem.openForWriting(path, mode: mode)
@@ -84,6 +83,7 @@ extension Session {
     }
 
     mutating func listing(_ argument: String, style: ListingStyle) -> [SessionEffect] {
+        if let refusal = requireDataConnection() { return refusal }
         guard let fileSystem else { return [] }
         let text = stripListFlags(argument)
         let path = resolve(text)
@@ -98,6 +98,7 @@ extension Session {
     }
 
     mutating func machineListing(_ argument: String) -> [SessionEffect] {
+        if let refusal = requireDataConnection() { return refusal }
         guard let fileSystem else { return [] }
         let path = resolve(argument)
         let entries: [FileInfo]

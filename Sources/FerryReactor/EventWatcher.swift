@@ -36,8 +36,13 @@ public final class EventWatcher {
         EventWatcher(loop: loop, fd: fd, events: interest.rawValue | Int16(EV_PERSIST), handler: handler)
     }
 
-    /// A signal delivered to the process, observed on this loop.
+    /// A signal delivered to the process, observed on this loop. The signal is unblocked on the calling
+    /// thread: a parent may have started us with it blocked, and then it would never arrive.
     public static func signal(loop: EventLoop, _ number: Int32, _ handler: @escaping () -> Void) -> EventWatcher {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, number)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         let watcher = EventWatcher(loop: loop, fd: number, events: Int16(EV_SIGNAL | EV_PERSIST)) { _ in handler() }
         watcher.schedule()
         return watcher

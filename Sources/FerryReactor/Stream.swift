@@ -10,6 +10,9 @@ public final class Stream {
     private var onRead: (([UInt8]) -> Void)?
     private var onClose: ((String?) -> Void)?
     private var closing = false
+    /// Holds the stream alive while `closeAfterFlush` waits for the output to drain, so the owner can
+    /// let go of it at once.
+    private var keepAlive: Unmanaged<Stream>?
     /// Upper bound of bytes taken per read callback (what the client can make the server hold).
     private let readChunk = 16 * 1024
 
@@ -56,8 +59,15 @@ public final class Stream {
     public func closeAfterFlush() {
         guard bev != nil, !closing else { return }
         closing = true
+        // The owner is done with this stream: no more callbacks into it.
+        onRead = nil
+        onClose = nil
         bufferevent_disable(bev, Int16(EV_READ))
-        if pendingOutput == 0 { close() }
+        if pendingOutput == 0 {
+            close()
+        } else {
+            keepAlive = Unmanaged.passRetained(self)
+        }
     }
 
     /// Free the bufferevent (closing the socket) now. Idempotent; does not call `onClose`.
@@ -66,6 +76,9 @@ public final class Stream {
         bev = nil
         onRead = nil
         onClose = nil
+        let held = keepAlive
+        keepAlive = nil
+        held?.release()
     }
 
     private func readable() {

@@ -46,9 +46,9 @@ final class ControlConnection {
         session = Session(policy: context.policy, peer: peerAddress, controlIsIPv6: local.isIPv6 && !(IPAddress(local.host)?.isIPv4 ?? false),
                           clock: { Int64(time(nil)) })
         _ = ferry_set_oobinline(fd)
-        stream = Stream(loop: loop, fd: fd, onRead: { [unowned self] in self.received($0) },
-                        onClose: { [unowned self] reason in self.peerClosed(reason) })
-        idleTimer = EventWatcher.timer(loop: loop) { [unowned self] in self.idle() }
+        stream = Stream(loop: loop, fd: fd, onRead: { [weak self] in self?.received($0) },
+                        onClose: { [weak self] reason in self?.peerClosed(reason) })
+        idleTimer = EventWatcher.timer(loop: loop) { [weak self] in self?.idle() }
     }
 
     /// Greet the client, or refuse it with 421 when a limit is reached.
@@ -148,7 +148,8 @@ final class ControlConnection {
         case .rejected:
             logger.notice("login failed", metadata: ["user": "\(user)"])
             // Hold the 530 back: growing delays make password guessing slow.
-            delayTimer = EventWatcher.timer(loop: loop) { [unowned self] in
+            delayTimer = EventWatcher.timer(loop: loop) { [weak self] in
+                guard let self else { return }
                 self.delayTimer?.cancel()
                 self.delayTimer = nil
                 self.apply(self.session.loginFailed())
@@ -198,7 +199,8 @@ final class ControlConnection {
     private func startTransfer(_ request: TransferRequest) {
         currentRequest = request
         transferStart = MonotonicClock.seconds()
-        connectTimer = EventWatcher.timer(loop: loop) { [unowned self] in
+        connectTimer = EventWatcher.timer(loop: loop) { [weak self] in
+            guard let self else { return }
             self.closeData()
             self.transferEnded(.dataConnectionFailed("timed out after \(self.context.configuration.dataConnectionTimeout) seconds"))
         }
@@ -206,13 +208,20 @@ final class ControlConnection {
         switch request.endpoint {
         case .passive:
             guard let passive else { return transferEnded(.dataConnectionFailed("no passive listener")) }
-            passive.takeConnection { [unowned self] fd in self.connected(fd) }
+            passive.takeConnection { [weak self] fd in
+                guard let self else { return Sockets.close(fd) }
+                self.connected(fd)
+            }
         case .active(let address, let port):
             guard let remote = SocketAddress(host: address.description, port: port) else {
                 return transferEnded(.dataConnectionFailed("bad address \(address)"))
             }
             do {
-                connector = try ActiveConnector(loop: loop, to: remote, from: local) { [unowned self] result in
+                connector = try ActiveConnector(loop: loop, to: remote, from: local) { [weak self] result in
+                    guard let self else {
+                        if case .success(let fd) = result { Sockets.close(fd) }
+                        return
+                    }
                     switch result {
                     case .success(let fd): self.connected(fd)
                     case .failure(let error):
@@ -230,7 +239,8 @@ final class ControlConnection {
         closeData()
         guard let request = currentRequest else { return Sockets.close(fd) }
         let transfer = DataTransfer(kind: request.kind, socket: fd, loop: loop,
-                                    stallSeconds: context.configuration.transferStallTimeout) { [unowned self] outcome in
+                                    stallSeconds: context.configuration.transferStallTimeout) { [weak self] outcome in
+            guard let self else { return }
             self.transfer = nil
             self.transferEnded(outcome)
         }

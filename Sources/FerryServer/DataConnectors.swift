@@ -15,7 +15,8 @@ final class PassiveListener {
         let (fd, port) = try allocator.open(on: local)
         self.port = port
         self.allocator = allocator
-        listener = Listener(loop: loop, fd: fd) { [unowned self] fd, peer in
+        listener = Listener(loop: loop, fd: fd) { [weak self] fd, peer in
+            guard let self else { return Sockets.close(fd) }
             guard IPAddress(peer.host)?.normalised == expectedPeer, self.accepted == nil else {
                 Sockets.close(fd)
                 return
@@ -64,7 +65,8 @@ final class ActiveConnector {
     init(loop: EventLoop, to remote: SocketAddress, from local: SocketAddress, handler: @escaping (Result<Int32, SystemError>) -> Void) throws(SystemError) {
         fd = try Sockets.connect(to: remote, from: local)
         self.handler = handler
-        watcher = EventWatcher.descriptor(loop: loop, fd: fd, .write) { [unowned self] _ in
+        watcher = EventWatcher.descriptor(loop: loop, fd: fd, .write) { [weak self] _ in
+            guard let self else { return }
             let error = Sockets.pendingError(self.fd)
             self.complete(error == 0 ? .success(self.fd) : .failure(SystemError("connect \(remote)", code: error)))
         }

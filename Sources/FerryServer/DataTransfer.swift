@@ -161,6 +161,7 @@ final class DataTransfer {
             let n = output.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
             if n == 0 {
                 if ascii {
+                    converted.removeAll(keepingCapacity: true)
                     converter.finishLocal(into: &converted)
                     if let error = writeAll(file.descriptor, converted) { return finish(.fileError(error, bytes: bytes)) }
                 }

@@ -227,8 +227,10 @@ extension [SessionEffect] {
         #expect(offset == 2 && !ascii && request.endpoint == .passive)
         #expect(h.session.isTransferring)
         #expect(h.session.transferFinished(.completed(bytes: 4)).text == "226 Transfer complete (4 bytes).\r\n")
+        // No data connection: refused before the file is even opened.
+        let opened = h.fs.nextDescriptor
         #expect(h.codes("RETR a.txt") == [425])
-        #expect(h.fs.closed.count == 1)
+        #expect(h.fs.nextDescriptor == opened)
     }
 
     @Test func restPastEndIsRefused() {
