@@ -31,6 +31,8 @@ final class ControlConnection {
     private var currentRequest: TransferRequest?
     private var logger: Logger
     private var onEnd: ((ControlConnection) -> Void)?
+    /// The control connection is gone but an upload is still draining.
+    private var endAfterTransfer = false
     private(set) var ended = false
 
     init(loop: EventLoop, context: ServerContext, fd: Int32, peer: SocketAddress, onEnd: @escaping (ControlConnection) -> Void) {
@@ -267,6 +269,7 @@ final class ControlConnection {
         // A transfer that never started still holds its file: close it.
         if case .dataConnectionFailed = outcome { closeUnstartedFile(request) }
         apply(session.transferFinished(outcome))
+        if endAfterTransfer { return end() }
         armIdleTimer()
         processHeld()
     }
@@ -303,6 +306,12 @@ final class ControlConnection {
     private func peerClosed(_ reason: String?) {
         stream = nil
         if let reason { logger.info("control connection lost", metadata: ["reason": "\(reason)"]) }
+        // An upload already under way keeps what the client sent: let it run to its end of data
+        // (bounded by the stall timeout), then end the session.
+        if transfer != nil, case .store = currentRequest?.kind {
+            endAfterTransfer = true
+            return
+        }
         end()
     }
 
