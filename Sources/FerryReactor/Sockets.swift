@@ -26,6 +26,18 @@ public enum Sockets {
         return fd
     }
 
+    /// Fail with EADDRINUSE when another socket holds `address`, even one with SO_REUSEPORT (which
+    /// would otherwise let a second server silently share the port with the first).
+    public static func checkAvailable(_ address: SocketAddress) throws(SystemError) {
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("socket") }
+        defer { Glibc.close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if address.isIPv6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        guard address.withSockaddr({ bind(fd, $0, $1) }) == 0 else { throw SystemError("bind \(address)") }
+    }
+
     /// Start a non-blocking connect from `local`'s address (any port) to `remote`; the socket becomes
     /// writable when the connect finishes (check `pendingError`).
     public static func connect(to remote: SocketAddress, from local: SocketAddress?) throws(SystemError) -> Int32 {

@@ -44,6 +44,13 @@ public final class FerryServer {
         let fromBudget = max(1, (budget - 64) / 4)
         let maxSessions = min(configuration.maxSessions ?? fromBudget, fromBudget)
         context = ServerContext(configuration: configuration, users: users, maxSessions: maxSessions, logger: logger)
+        for address in configuration.listen {
+            do {
+                try Sockets.checkAvailable(address)
+            } catch {
+                throw StartupError("cannot listen on \(address): \(error.reason)")
+            }
+        }
         loops = (0..<max(1, configuration.workers)).map { EventLoop(name: "worker-\($0)") }
         for loop in loops {
             let state = WorkerState()

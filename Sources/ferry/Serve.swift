@@ -111,7 +111,7 @@ struct Serve: ParsableCommand {
             host = text[..<colon]
             port = text[text.index(after: colon)...]
         }
-        guard let number = UInt16(port) else { throw ValidationError("--listen \(text): port must be 0-65535") }
+        guard let number = UInt16(port), number > 0 else { throw ValidationError("--listen \(text): port must be 1-65535") }
         guard let address = SocketAddress(host: String(host), port: number) else {
             throw ValidationError("--listen \(text): \(host) is not an IP address")
         }

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+/// The command line: start-up errors, user management, limits, timeouts and shutdown.
+@Suite struct CLITests {
+    @Test func startupErrorsNameTheProblem() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let port = try FerryProcess.freePort(host: "127.0.0.1")
+        let listen = ["--listen", "127.0.0.1:\(port)"]
+
+        let missingRoot = try Tool.run(FerryProcess.binary, ["serve", "--root", "/nonexistent/ferry"] + listen)
+        #expect(missingRoot.status != 0)
+        #expect(missingRoot.stderr.contains("/nonexistent/ferry") && missingRoot.stderr.split(separator: "\n").count == 1, "\(missingRoot.stderr)")
+
+        let unreadable = try Tool.run(FerryProcess.binary, ["serve", "--root", scratch.path, "--users", scratch.appendingPathComponent("nope.txt").path] + listen)
+        #expect(unreadable.status != 0)
+        #expect(unreadable.stderr.contains("nope.txt"), "\(unreadable.stderr)")
+
+        try Disk.write(scratch.appendingPathComponent("bad-users.txt"), "alice:nohash\n")
+        let malformed = try Tool.run(FerryProcess.binary, ["serve", "--root", scratch.path, "--users", scratch.appendingPathComponent("bad-users.txt").path] + listen)
+        #expect(malformed.status != 0)
+        #expect(malformed.stderr.contains("bad-users.txt:1"), "\(malformed.stderr)")
+
+        let badFlag = try Tool.run(FerryProcess.binary, ["serve", "--passive-ports", "90-80"] + listen)
+        #expect(badFlag.status != 0)
+        #expect(badFlag.stderr.contains("--passive-ports"), "\(badFlag.stderr)")
+
+        let badListen = try Tool.run(FerryProcess.binary, ["serve", "--listen", "nowhere"])
+        #expect(badListen.status != 0 && badListen.stderr.contains("HOST:PORT"))
+
+        let first = try FerryProcess()
+        let busy = try Tool.run(FerryProcess.binary, ["serve", "--root", scratch.path, "--listen", "127.0.0.1:\(first.port)"])
+        #expect(busy.status != 0)
+        #expect(busy.stderr.contains("\(first.port)") && busy.stderr.contains("in use"), "\(busy.stderr)")
+    }
+
+    @Test func userManagementAndForeignHashes() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-users-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let users = scratch.appendingPathComponent("users.txt").path
+        let add = try Tool.run(FerryProcess.binary, ["user", "add", "carol", "--users", users, "--home", "/srv/carol", "--password-stdin"], input: Data("pw one\n".utf8))
+        #expect(add.status == 0, "\(add.stderr)")
+        let line = Disk.read(URL(fileURLWithPath: users)) ?? ""
+        #expect(line.hasPrefix("carol:$") && line.hasSuffix(":/srv/carol:rw\n") && !line.contains("pw one"))
+        let mode = try FileManager.default.attributesOfItem(atPath: users)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try Tool.run(FerryProcess.binary, ["user", "add", "dave", "--users", users, "--home", "/srv/dave", "--read-only", "--password-stdin"], input: Data("x\n".utf8)).status == 0)
+        let list = try Tool.run(FerryProcess.binary, ["user", "list", "--users", users])
+        #expect(list.stdout == "carol\trw\t/srv/carol\ndave\tro\t/srv/dave\n")
+        #expect(try Tool.run(FerryProcess.binary, ["user", "passwd", "carol", "--users", users, "--password-stdin"], input: Data("pw two\n".utf8)).status == 0)
+        #expect(Disk.read(URL(fileURLWithPath: users)) != line)
+        #expect(try Tool.run(FerryProcess.binary, ["user", "del", "dave", "--users", users]).status == 0)
+        #expect(try Tool.run(FerryProcess.binary, ["user", "list", "--users", users]).stdout == "carol\trw\t/srv/carol\n")
+        let missing = try Tool.run(FerryProcess.binary, ["user", "del", "nobody", "--users", users])
+        #expect(missing.status != 0 && missing.stderr.contains("nobody"))
+        let badName = try Tool.run(FerryProcess.binary, ["user", "add", "a:b", "--users", users, "--home", "/x", "--password-stdin"], input: Data("x\n".utf8))
+        #expect(badName.status != 0)
+
+        // A SHA-512 hash from `openssl passwd -6` logs in, and the new password works for carol.
+        let openssl = try Tool.run("openssl", ["passwd", "-6", "-stdin"], input: Data("sha pass\n".utf8))
+        #expect(openssl.status == 0)
+        let server = try FerryProcess(users: true) { scratch, _ in
+            try FileManager.default.createDirectory(at: scratch.appendingPathComponent("home-erin"), withIntermediateDirectories: true)
+        }
+        let usersFile = server.scratch.appendingPathComponent("users.txt")
+        let hash = openssl.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let erin = "erin:\(hash):\(server.scratch.appendingPathComponent("home-erin").path):rw\n"
+        try Data(((Disk.read(usersFile) ?? "") + erin).utf8).write(to: usersFile)
+        server.stop()
+        let restarted = try FerryProcess(["--users", usersFile.path, "--root", server.root.path])
+        let login = try Tool.python(FtplibTests.prelude + #"""
+ftp = connect("erin", "sha pass"); ftp.quit(); print("erin ok")
+"""#, server: restarted)
+        #expect(login.status == 0 && login.stdout.contains("erin ok"), "\(login.stderr)\n\(restarted.log)")
+    }
+
+    @Test func sessionLimitsAndIdleTimeout() throws {
+        let server = try FerryProcess(["--max-sessions", "3", "--idle-timeout", "1"])
+        let result = try Tool.python(FtplibTests.prelude + #"""
+held = []
+for i in range(3):
+    s = socket.create_connection((HOST, PORT), timeout=10); held.append(s)
+    assert s.recv(100).startswith(b"220")
+s = socket.create_connection((HOST, PORT), timeout=10)
+r = s.recv(200); assert r.startswith(b"421"), r
+assert s.recv(100) == b""   # and closed
+# idle sessions are closed with 421 after --idle-timeout
+t = time.time(); r = held[0].recv(200); assert r.startswith(b"421"), r
+assert time.time() - t < 5
+print("ok")
+"""#, server: server)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
+
+        let perIP = try FerryProcess(["--max-sessions-per-ip", "2"])
+        let second = try Tool.python(FtplibTests.prelude + #"""
+a = ftplib.FTP(); a.connect(HOST, PORT, timeout=10)
+b = ftplib.FTP(); b.connect(HOST, PORT, timeout=10)
+expect_error("421", ftplib.FTP().connect, HOST, PORT, 10)
+a.quit()
+time.sleep(0.3)
+c = ftplib.FTP(); c.connect(HOST, PORT, timeout=10); c.login(); c.quit()
+print("ok")
+"""#, server: perIP)
+        #expect(second.status == 0, "\(second.stderr)\n\(perIP.log)")
+    }
+
+    @Test func sigtermLetsARunningTransferFinish() throws {
+        let server = try FerryProcess(users: true)
+        // Larger than the socket buffers can hold, so the transfer is still running at SIGTERM.
+        let payload = Disk.pattern(64 << 20, seed: 11)
+        try payload.write(to: server.home("alice").appendingPathComponent("drain.bin"))
+        let result = try Tool.python(FtplibTests.prelude + #"""
+import hashlib, signal
+ftp = connect(); ftp.sendcmd("TYPE I")
+conn = ftp.transfercmd("RETR drain.bin")
+first = conn.recv(4096)
+os.kill(int(os.environ["SERVER_PID"]), signal.SIGTERM)
+time.sleep(0.5)
+# new sessions are refused while the transfer drains
+try:
+    socket.create_connection((HOST, PORT), timeout=2).close()
+    refused = False
+except OSError:
+    refused = True
+h = hashlib.sha256(first)
+while True:
+    chunk = conn.recv(1 << 16)
+    if not chunk: break
+    h.update(chunk)
+conn.close()
+assert ftp.voidresp().startswith("226")
+want = hashlib.sha256(open(os.environ["FILE"], "rb").read()).hexdigest()
+assert h.hexdigest() == want
+assert refused
+print("ok")
+"""#, server: server, extra: ["SERVER_PID": String(server.pid), "FILE": server.home("alice").appendingPathComponent("drain.bin").path])
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
+        #expect(server.stop() == 0)
+    }
+}
