@@ -11,6 +11,8 @@ import Logging
 final class ControlConnection {
     /// Held lines beyond this mean a flood: 421 and close.
     static let maxHeldLines = 64
+    /// Replies queued beyond this mean the client sends commands but does not read: close.
+    static let maxPendingOutput = 8 << 20
 
     private let loop: EventLoop
     private let context: ServerContext
@@ -73,8 +75,9 @@ final class ControlConnection {
     private func received(_ bytes: [UInt8]) {
         armIdleTimer()
         held.append(contentsOf: reader.feed(bytes))
-        if held.count > ControlConnection.maxHeldLines {
+        if held.count > ControlConnection.maxHeldLines || (stream?.pendingOutput ?? 0) > ControlConnection.maxPendingOutput {
             held.removeAll()
+            logger.notice("flood: closing session")
             return apply(session.shutdown("Too many commands queued: closing control connection."))
         }
         processHeld()

@@ -116,6 +116,11 @@ final class FerryProcess {
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    /// How many descriptors the server process holds now.
+    var openDescriptors: Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
     var url: String { host.contains(":") ? "ftp://[\(host)]:\(port)" : "ftp://\(host):\(port)" }
 

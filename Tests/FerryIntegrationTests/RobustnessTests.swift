@@ -166,6 +166,10 @@ ftp.quit()
         let server = try FerryProcess(["--passive-ports", "40000-49999", "--max-sessions-per-ip", "256"], users: true)
         let payload = Disk.pattern(1 << 20, seed: 3)
         try payload.write(to: server.home("alice").appendingPathComponent("shared.bin"))
+        // One login first: libdispatch opens its own epoll, eventfd and timerfd on first use.
+        let warmUp = try Tool.python(FtplibTests.prelude + "connect().quit()", server: server)
+        #expect(warmUp.status == 0, "\(warmUp.stderr)")
+        let baseline = server.openDescriptors
         let result = try Tool.python(FtplibTests.prelude + #"""
 import threading, hashlib
 want = hashlib.sha256(open(os.path.join(os.environ["HOME_ALICE"], "shared.bin"), "rb").read()).hexdigest()
@@ -185,5 +189,31 @@ assert len(ok) == 200, (len(ok), errors[:5])
 print("ok")
 """#, server: server, extra: ["HOME_ALICE": server.home("alice").path], timeout: 300)
         #expect(result.status == 0, "\(result.stderr)\n\(server.log.suffix(2000))")
+        // Every session, data connection and file was closed: the server holds what it held before.
+        var now = server.openDescriptors
+        for _ in 0..<50 where now != baseline {
+            usleep(100_000)
+            now = server.openDescriptors
+        }
+        #expect(now == baseline)
+    }
+
+    @Test func passiveAddressAndPortRange() throws {
+        let server = try FerryProcess(["--passive-ports", "41000-41009", "--passive-address", "127.0.0.2"], users: true)
+        try Disk.write(server.home("alice").appendingPathComponent("p.txt"), "passive")
+        let result = try Tool.python(FtplibTests.prelude + #"""
+ftp = connect()
+for _ in range(15):
+    r = ftp.sendcmd("PASV")
+    nums = [int(x) for x in r[r.index("(") + 1:r.index(")")].split(",")]
+    assert nums[:4] == [127, 0, 0, 2], r
+    assert 41000 <= nums[4] * 256 + nums[5] <= 41009, r
+    r = ftp.sendcmd("EPSV")
+    assert 41000 <= int(r.split("|")[3]) <= 41009, r
+# ftplib connects to the control host, not the announced one, so this works through the "NAT"
+got = bytearray(); ftp.retrbinary("RETR p.txt", got.extend); assert bytes(got) == b"passive"
+ftp.quit()
+"""#, server: server)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
     }
 }
