@@ -1,4 +1,5 @@
 import ArgumentParser
+@preconcurrency import Glibc
 
 /// The `ferry` command: `serve` and `user`.
 @main
@@ -9,4 +10,19 @@ struct Ferry: ParsableCommand {
         subcommands: [Serve.self, User.self],
         defaultSubcommand: Serve.self
     )
+
+    /// Errors are one line (`ferry: error: ...`) that operators and scripts can read; help and
+    /// version requests print as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let text = message(for: error)
+            if !text.isEmpty { fputs("ferry: error: \(text)\n", stderr) }
+            Glibc.exit(code.rawValue)
+        }
+    }
 }

@@ -77,13 +77,7 @@ struct Serve: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "ferry")
-        let server: FerryServer
-        do {
-            server = try FerryServer(configuration: config, logger: logger)
-        } catch {
-            fputs("ferry: error: \(error)\n", stderr)
-            throw ExitCode.failure
-        }
+        let server = try FerryServer(configuration: config, logger: logger)
         let who = users == nil ? "read-only to anonymous users" : (config.anonymous ? "to the users in \(users!) and anonymous users (read-only)" : "to the users in \(users!)")
         let urls = config.listen.map { "ftp://\($0)/" }.joined(separator: " ")
         print("Ferry serving \(config.root) \(who) at \(urls) (\(config.workers) workers, up to \(server.maxSessions) sessions)")

@@ -25,7 +25,11 @@ import Testing
 
         let badFlag = try Tool.run(FerryProcess.binary, ["serve", "--passive-ports", "90-80"] + listen)
         #expect(badFlag.status != 0)
-        #expect(badFlag.stderr.contains("--passive-ports"), "\(badFlag.stderr)")
+        #expect(badFlag.stderr.contains("--passive-ports") && badFlag.stderr.split(separator: "\n").count == 1, "\(badFlag.stderr)")
+        let unknownFlag = try Tool.run(FerryProcess.binary, ["serve", "--no-such-flag"])
+        #expect(unknownFlag.status != 0 && unknownFlag.stderr.split(separator: "\n").count == 1, "\(unknownFlag.stderr)")
+        let help = try Tool.run(FerryProcess.binary, ["serve", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("--passive-ports"))
 
         let badListen = try Tool.run(FerryProcess.binary, ["serve", "--listen", "nowhere"])
         #expect(badListen.status != 0 && badListen.stderr.contains("HOST:PORT"))
@@ -105,6 +109,29 @@ c = ftplib.FTP(); c.connect(HOST, PORT, timeout=10); c.login(); c.quit()
 print("ok")
 """#, server: perIP)
         #expect(second.status == 0, "\(second.stderr)\n\(perIP.log)")
+    }
+
+    @Test func dataConnectionAndStallTimeouts() throws {
+        let server = try FerryProcess(["--data-timeout", "1", "--transfer-timeout", "1"], users: true)
+        let big = server.home("alice").appendingPathComponent("big.bin")
+        _ = FileManager.default.createFile(atPath: big.path, contents: nil)
+        try FileHandle(forWritingTo: big).truncate(atOffset: 256 << 20)
+        let result = try Tool.python(FtplibTests.prelude + #"""
+ftp = connect(); ftp.sendcmd("TYPE I")
+# PASV, then never connect: 425 after --data-timeout
+ftp.sendcmd("PASV")
+t = time.time(); r = ftp.sendcmd("RETR big.bin"); assert r.startswith("150"), r
+expect_error("425", ftp.voidresp); assert time.time() - t < 5
+# connect, then stop reading: 426 after --transfer-timeout without progress
+conn = ftp.transfercmd("RETR big.bin")
+conn.recv(1000)
+t = time.time(); expect_error("426", ftp.voidresp); assert time.time() - t < 6
+conn.close()
+assert ftp.sendcmd("NOOP").startswith("200")
+ftp.quit()
+print("ok")
+"""#, server: server)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
     }
 
     @Test func sigtermLetsARunningTransferFinish() throws {
