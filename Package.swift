@@ -28,11 +28,11 @@ let package = Package(
             linkerSettings: [.linkedLibrary("crypt")]
         ),
         .target(name: "FTPCore"),
-        .target(name: "FerryReactor", dependencies: ["CLibevent", "CFerrySys"]),
+        .target(name: "FerryReactor", dependencies: ["CLibevent", "COpenSSL", "CFerrySys"]),
         .target(
             name: "FerryServer",
             dependencies: [
-                "FTPCore", "FerryReactor", "CFerrySys",
+                "FTPCore", "FerryReactor", "CFerrySys", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -7,6 +7,8 @@ public struct CommandSpec: Sendable {
     public let beforeLogin: Bool
     /// Creates a name on disk: an argument that is not valid UTF-8 gets 553 instead of 501.
     public let createsName: Bool
+    /// Exists only when TLS is configured (otherwise 502, and absent from FEAT and HELP).
+    public let needsTLS: Bool
 }
 
 public enum CommandCatalog {
@@ -50,27 +52,38 @@ public enum CommandCatalog {
         spec("RNFR", "RNFR <path>"),
         spec("RNTO", "RNTO <path>", createsName: true),
         spec("SITE", "SITE CHMOD <mode> <path> | SITE HELP"),
+        spec("AUTH", "AUTH TLS", beforeLogin: true, needsTLS: true),
+        spec("PBSZ", "PBSZ 0", beforeLogin: true, needsTLS: true),
+        spec("PROT", "PROT P | C", beforeLogin: true, needsTLS: true),
+        spec("CCC", "CCC", beforeLogin: true, needsTLS: true),
     ]
 
     private static let byVerb: [String: CommandSpec] = Dictionary(uniqueKeysWithValues: specs.map { ($0.verb, $0) })
 
-    public static func spec(for verb: String) -> CommandSpec? { byVerb[verb] }
+    /// The spec for `verb`, if this server (with or without TLS) implements it.
+    public static func spec(for verb: String, tls: Bool) -> CommandSpec? {
+        guard let spec = byVerb[verb], tls || !spec.needsTLS else { return nil }
+        return spec
+    }
 
-    private static func spec(_ verb: String, _ syntax: String, beforeLogin: Bool = false, createsName: Bool = false) -> CommandSpec {
-        CommandSpec(verb: verb, syntax: syntax, beforeLogin: beforeLogin, createsName: createsName)
+    private static func spec(_ verb: String, _ syntax: String, beforeLogin: Bool = false, createsName: Bool = false,
+                             needsTLS: Bool = false) -> CommandSpec {
+        CommandSpec(verb: verb, syntax: syntax, beforeLogin: beforeLogin, createsName: createsName, needsTLS: needsTLS)
     }
 
     /// HELP's body: the verbs, eight to a line.
-    public static var helpLines: [String] {
-        let verbs = specs.map { $0.verb.padding(to: 5) }
+    public static func helpLines(tls: Bool) -> [String] {
+        let verbs = specs.filter { tls || !$0.needsTLS }.map { $0.verb.padding(to: 5) }
         return stride(from: 0, to: verbs.count, by: 8).map { " " + verbs[$0..<min($0 + 8, verbs.count)].joined(separator: " ") }
     }
 
-    /// FEAT's body (RFC 2389): extensions only, each line starting with a space.
-    public static let features = [
-        "EPRT", "EPSV", "MDTM", "MFMT", "MLST type*;size*;modify*;perm*;unix.mode*;unique*;",
-        "REST STREAM", "SIZE", "TVFS", "UTF8",
-    ]
+    /// FEAT's body (RFC 2389, RFC 4217 §6): extensions only, each line starting with a space.
+    public static func features(tls: Bool) -> [String] {
+        (tls ? ["AUTH TLS", "PBSZ", "PROT"] : []) + [
+            "EPRT", "EPSV", "MDTM", "MFMT", "MLST type*;size*;modify*;perm*;unix.mode*;unique*;",
+            "REST STREAM", "SIZE", "TVFS", "UTF8",
+        ]
+    }
 }
 
 extension String {

@@ -26,13 +26,18 @@ public enum ReplyCode: Int, Sendable {
     case connectionClosedTransferAborted = 426
     case actionAbortedLocalError = 451
     case insufficientStorage = 452
+    case authOK = 234
     case syntaxError = 500
     case syntaxErrorInArguments = 501
     case notImplemented = 502
     case badSequence = 503
     case notImplementedForParameter = 504
-    case extendedNetworkProtocolNotSupported = 522
+    /// RFC 2428: network protocol not supported; RFC 4217: the data connection's TLS failed.
+    case protocolNotSupported = 522
+    case dataProtectionRequired = 521
     case notLoggedIn = 530
+    case policyDenied = 534
+    case protectionLevelNotSupported = 536
     case fileUnavailable = 550
     case exceededStorageAllocation = 552
     case fileNameNotAllowed = 553

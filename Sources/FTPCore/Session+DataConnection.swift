@@ -11,7 +11,7 @@ extension Session {
                 break
             case "1", "2":
                 if (argument == "2") != controlIsIPv6 {
-                    return reply(.extendedNetworkProtocolNotSupported, "Network protocol not supported, use (\(controlIsIPv6 ? 2 : 1)).")
+                    return reply(.protocolNotSupported, "Network protocol not supported, use (\(controlIsIPv6 ? 2 : 1)).")
                 }
             default:
                 return reply(.syntaxErrorInArguments, "EPSV takes 1, 2 or ALL.")
@@ -58,7 +58,7 @@ extension Session {
     mutating func extendedPort(_ argument: String) -> [SessionEffect] {
         if extendedPassiveOnly { return reply(.badSequence, "EPRT refused after EPSV ALL; use EPSV.") }
         switch DataAddressCodec.parseExtendedPort(argument) {
-        case .failure(.unsupportedProtocol): return reply(.extendedNetworkProtocolNotSupported, "Network protocol not supported, use (1,2).")
+        case .failure(.unsupportedProtocol): return reply(.protocolNotSupported, "Network protocol not supported, use (1,2).")
         case .failure: return reply(.syntaxErrorInArguments, "Syntax: EPRT |1|a.b.c.d|port| or |2|ipv6|port|.")
         case .success(let (address, port)): return setActive(address, port, verb: "EPRT")
         }
@@ -80,6 +80,7 @@ extension Session {
     /// 425 before a transfer command that no PASV/EPSV/PORT/EPRT prepared (checked before anything
     /// else, so the client learns the real problem first).
     func requireDataConnection() -> [SessionEffect]? {
+        if let refusal = requireDataProtection() { return refusal }
         switch dataSetup {
         case .passive, .active: return nil
         case .none, .openingPassive: return reply(.cannotOpenDataConnection, "Use PASV, EPSV, PORT or EPRT first.")

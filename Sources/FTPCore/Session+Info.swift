@@ -1,7 +1,7 @@
 /// FEAT, OPTS, HELP, STAT and the transfer parameters TYPE/MODE/STRU.
 extension Session {
     mutating func feat() -> [SessionEffect] {
-        [.reply(Reply(.systemStatus, lines: ["Extensions supported:"] + CommandCatalog.features.map { " " + $0 } + ["End"]))]
+        [.reply(Reply(.systemStatus, lines: ["Extensions supported:"] + CommandCatalog.features(tls: policy.tlsAvailable).map { " " + $0 } + ["End"]))]
     }
 
     mutating func opts(_ argument: String) -> [SessionEffect] {
@@ -26,9 +26,9 @@ extension Session {
 
     mutating func help(_ argument: String) -> [SessionEffect] {
         if argument.isEmpty {
-            return [.reply(Reply(.help, lines: ["The following commands are recognized:"] + CommandCatalog.helpLines + ["Help OK."]))]
+            return [.reply(Reply(.help, lines: ["The following commands are recognized:"] + CommandCatalog.helpLines(tls: policy.tlsAvailable) + ["Help OK."]))]
         }
-        guard let spec = CommandCatalog.spec(for: argument.uppercased()) else {
+        guard let spec = CommandCatalog.spec(for: argument.uppercased(), tls: policy.tlsAvailable) else {
             return reply(.notImplemented, "Unknown command \(argument).")
         }
         return reply(.help, "Syntax: \(spec.syntax)")
@@ -39,6 +39,9 @@ extension Session {
             var lines = ["Ferry FTP server status:", "Connected from \(peer)"]
             if let account { lines.append("Logged in as \(account.name)\(account.readOnly ? " (read-only)" : "")") }
             lines.append("TYPE: \(ascii ? "ASCII" : "BINARY"); STRUcture: File; transfer MODE: Stream")
+            if policy.tlsAvailable {
+                lines.append("Control connection: \(tlsActive ? "TLS" : "plaintext"); data connections: \(dataProtected ? "TLS" : "plaintext")")
+            }
             lines.append(transferRunning ? "A data transfer is in progress" : "No data connection")
             lines.append("End of status")
             return [.reply(Reply(.systemStatus, lines: lines))]

@@ -126,7 +126,7 @@ extension Session {
             let mode = ascii ? "ASCII" : "BINARY"
             return [
                 .reply(Reply(.fileStatusOK, "Opening \(mode) mode data connection for \(opening).")),
-                .startTransfer(TransferRequest(kind: kind, endpoint: endpoint, path: path)),
+                .startTransfer(TransferRequest(kind: kind, endpoint: endpoint, path: path, protected: dataProtected)),
             ]
         }
     }
@@ -150,6 +150,9 @@ extension Session {
             if aborted { replies.append(Reply(.transferComplete, "ABOR command successful.")) }
         case .connectionLost(let bytes, let reason):
             replies = [Reply(.connectionClosedTransferAborted, "Data connection lost after \(bytes) bytes: \(reason).")]
+            if aborted { replies.append(Reply(.transferComplete, "ABOR command successful.")) }
+        case .dataConnectionInsecure(let reason):
+            replies = [Reply(.protocolNotSupported, reason)]
             if aborted { replies.append(Reply(.transferComplete, "ABOR command successful.")) }
         case .fileError(let error, let bytes):
             let code: ReplyCode = error.isOutOfSpace ? .insufficientStorage : (error.isOverQuota ? .exceededStorageAllocation : .actionAbortedLocalError)

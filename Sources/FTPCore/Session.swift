@@ -37,10 +37,19 @@ public struct Session {
     var loginFailures = 0
     var badCommands = 0
     var machineFacts = MachineFacts(writable: false)
+    var tlsActive: Bool
+    var protectionBufferSet = false
+    var dataProtected: Bool
     public private(set) var closed = false
 
-    public init(policy: SessionPolicy, peer: IPAddress, controlIsIPv6: Bool, clock: @escaping @Sendable () -> Int64) {
+    /// With `implicitTLS`, the control connection is TLS from the start and data connections are
+    /// protected by default (the convention of implicit FTPS).
+    public init(policy: SessionPolicy, peer: IPAddress, controlIsIPv6: Bool, implicitTLS: Bool = false,
+                clock: @escaping @Sendable () -> Int64) {
         self.policy = policy
+        tlsActive = implicitTLS
+        dataProtected = implicitTLS
+        protectionBufferSet = implicitTLS
         self.peer = peer.normalised
         self.controlIsIPv6 = controlIsIPv6
         self.clock = clock
@@ -82,11 +91,14 @@ public struct Session {
     /// Handle one parsed command.
     public mutating func handle(_ command: Command) -> [SessionEffect] {
         guard !closed else { return [] }
-        guard let spec = CommandCatalog.spec(for: command.verb) else {
+        guard let spec = CommandCatalog.spec(for: command.verb, tls: policy.tlsAvailable) else {
             return badCommand(Reply(.notImplemented, "\(command.verb): command not implemented."))
         }
         if account == nil && !spec.beforeLogin {
             return [.reply(Reply(.notLoggedIn, "Please log in with USER and PASS first."))]
+        }
+        if policy.requireTLS && !tlsActive && (command.verb == "USER" || command.verb == "PASS") {
+            return [.reply(Reply(.notLoggedIn, "TLS is required on this server: send AUTH TLS first."))]
         }
         guard let argument = command.argument else {
             let code: ReplyCode = spec.createsName ? .fileNameNotAllowed : .syntaxErrorInArguments
@@ -141,6 +153,10 @@ public struct Session {
         case "RNFR": return renameFrom(argument)
         case "RNTO": return renameTo(argument)
         case "SITE": return site(argument)
+        case "AUTH": return auth(argument)
+        case "PBSZ": return protectionBufferSize(argument)
+        case "PROT": return protection(argument)
+        case "CCC": return reply(.policyDenied, "CCC refused: the control connection stays encrypted.")
         default: return badCommand(Reply(.notImplemented, "\(verb): command not implemented."))
         }
     }

@@ -26,10 +26,16 @@ public struct SessionPolicy: Sendable {
     /// Bad commands (unknown verbs, syntax errors) in one session before 421 and close.
     public var maxBadCommands: Int
     public var banner: String
+    /// AUTH TLS is offered (a certificate is configured).
+    public var tlsAvailable: Bool
+    /// Logins and data connections must be protected by TLS.
+    public var requireTLS: Bool
 
     public init(anonymousAllowed: Bool, maxLoginFailures: Int = 3, maxBadCommands: Int = 50,
-                banner: String = "Ferry FTP server ready.") {
+                banner: String = "Ferry FTP server ready.", tlsAvailable: Bool = false, requireTLS: Bool = false) {
         self.anonymousAllowed = anonymousAllowed
+        self.tlsAvailable = tlsAvailable
+        self.requireTLS = requireTLS
         self.maxLoginFailures = maxLoginFailures
         self.maxBadCommands = maxBadCommands
         self.banner = banner
@@ -62,6 +68,8 @@ public struct TransferRequest: Sendable, Equatable {
     public let endpoint: DataEndpoint
     /// The path the transfer concerns (for logs).
     public let path: VirtualPath
+    /// PROT P: the data connection is a TLS server endpoint.
+    public let protected: Bool
 }
 
 /// How a transfer ended, as the layer below observed it.
@@ -75,6 +83,8 @@ public enum TransferOutcome: Sendable, Equatable {
     case aborted(bytes: UInt64)
     /// Reading or writing the file failed.
     case fileError(FileSystemError, bytes: UInt64)
+    /// The TLS handshake on the data connection failed or did not meet the policy (522).
+    case dataConnectionInsecure(String)
 }
 
 /// What the session asks of the layer below, in order.
@@ -89,6 +99,9 @@ public enum SessionEffect: Sendable, Equatable {
     /// Close the passive listener, if any.
     case closePassiveListener
     case startTransfer(TransferRequest)
+    /// Switch the control connection to TLS right after the reply before this one (AUTH TLS);
+    /// plaintext the client sent after the command is discarded.
+    case upgradeToTLS
     case abortTransfer
     /// Close the control connection once every reply before this has been sent.
     case close

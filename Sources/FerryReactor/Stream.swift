@@ -1,28 +1,51 @@
 import CLibevent
+import COpenSSL
 import Glibc
 
 /// A buffered byte stream over a connected socket (libevent's bufferevent), used for control
 /// connections: incoming bytes go to `onRead`, `write` queues output, `closeAfterFlush` closes once
-/// everything queued has reached the kernel. Owns the descriptor.
+/// everything queued has reached the kernel. It can start as TLS (implicit FTPS) or switch to TLS in
+/// place (`startTLS`, for AUTH TLS). Owns the descriptor.
 public final class Stream {
     private var bev: OpaquePointer?
     public let fd: Int32
     private var onRead: (([UInt8]) -> Void)?
     private var onClose: ((String?) -> Void)?
     private var closing = false
+    private var fdClosed = false
     /// Holds the stream alive while `closeAfterFlush` waits for the output to drain, so the owner can
     /// let go of it at once.
     private var keepAlive: Unmanaged<Stream>?
     /// Upper bound of bytes taken per read callback (what the client can make the server hold).
     private let readChunk = 16 * 1024
+    private let loop: EventLoop
+    /// The TLS connection once TLS is on (its `SSL` is owned and freed by the bufferevent).
+    private var ssl: OpaquePointer?
+    /// AUTH TLS is waiting for the reply before it to drain.
+    private var pendingTLS: (TLSContext, [UInt8])?
+    private var onSecured: (() -> Void)?
+
+    public var isTLS: Bool { ssl != nil }
 
     /// `onRead` gets each chunk of input; `onClose` is called once when the peer closes or the
-    /// connection fails (with a reason), not when `close()` is called.
-    public init(loop: EventLoop, fd: Int32, onRead: @escaping ([UInt8]) -> Void, onClose: @escaping (String?) -> Void) {
+    /// connection fails (with a reason), not when `close()` is called. With `tls`, the stream starts
+    /// with a TLS handshake (implicit FTPS).
+    public init(loop: EventLoop, fd: Int32, tls: (TLSContext, sessionContext: [UInt8])? = nil,
+                onRead: @escaping ([UInt8]) -> Void, onClose: @escaping (String?) -> Void) {
         self.fd = fd
+        self.loop = loop
         self.onRead = onRead
         self.onClose = onClose
-        bev = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
+        if let tls {
+            attachTLS(tls.0, sessionContext: tls.sessionContext)
+        } else {
+            // Not CLOSE_ON_FREE: AUTH TLS frees this bufferevent and keeps the socket.
+            bev = bufferevent_socket_new(loop.base, fd, 0)
+            setCallbacks()
+        }
+    }
+
+    private func setCallbacks() {
         let context = Unmanaged.passUnretained(self).toOpaque()
         bufferevent_setcb(bev, { _, context in
             let stream = Unmanaged<Stream>.fromOpaque(context!).takeUnretainedValue()
@@ -37,6 +60,44 @@ public final class Stream {
         bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
     }
 
+    /// Replace the plaintext bufferevent by a TLS one on the same socket (server side, accepting).
+    private func attachTLS(_ context: TLSContext, sessionContext: [UInt8]) {
+        guard let ssl = context.makeSSL(sessionContext: sessionContext) else {
+            bev = nil
+            return
+        }
+        self.ssl = ssl
+        bev = bufferevent_openssl_socket_new(loop.base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
+        if bev == nil {
+            SSL_free(ssl)
+            self.ssl = nil
+            return
+        }
+        // Many clients drop the control connection without close_notify: that is an end, not an error.
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1)
+        setCallbacks()
+    }
+
+    /// Switch to TLS once everything written so far (the 234 reply) has reached the kernel. Reading
+    /// stops at once: the ClientHello stays in the kernel until the TLS bufferevent reads it, and
+    /// plaintext already read after the command is dropped (no command injection before TLS).
+    /// `onSecured` runs after the handshake.
+    public func startTLS(_ context: TLSContext, sessionContext: [UInt8], onSecured: @escaping () -> Void) {
+        guard let bev, ssl == nil else { return }
+        bufferevent_disable(bev, Int16(EV_READ))
+        evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)))
+        pendingTLS = (context, sessionContext)
+        self.onSecured = onSecured
+        if pendingOutput == 0 { upgradeNow() }
+    }
+
+    private func upgradeNow() {
+        guard let (context, sessionContext) = pendingTLS, let old = bev else { return }
+        pendingTLS = nil
+        bufferevent_free(old)
+        attachTLS(context, sessionContext: sessionContext)
+        if bev == nil { failed(Int16(BEV_EVENT_ERROR)) }
+    }
     public func write(_ text: String) {
         guard let bev, !closing else { return }
         var text = text
@@ -70,9 +131,20 @@ public final class Stream {
         }
     }
 
-    /// Free the bufferevent (closing the socket) now. Idempotent; does not call `onClose`.
+    /// Free the bufferevent and close the socket now (after a TLS close_notify, best effort).
+    /// Idempotent; does not call `onClose`.
     public func close() {
-        if let bev { bufferevent_free(bev) }
+        if let bev {
+            if let ssl {
+                SSL_shutdown(ssl)
+                ERR_clear_error()
+            }
+            bufferevent_free(bev)
+            if ssl == nil { Glibc.close(fd) }
+        } else if !fdClosed && ssl == nil {
+            Glibc.close(fd)
+        }
+        fdClosed = true
         bev = nil
         onRead = nil
         onClose = nil
@@ -94,12 +166,30 @@ public final class Stream {
     }
 
     private func drained() {
+        if pendingTLS != nil { return upgradeNow() }
         if closing { close() }
     }
 
     private func failed(_ what: Int16) {
+        if Int32(what) & BEV_EVENT_CONNECTED != 0 {
+            // TLS handshake done.
+            let callback = onSecured
+            onSecured = nil
+            callback?()
+            return
+        }
         let callback = onClose
-        let reason: String? = (Int32(what) & BEV_EVENT_EOF) != 0 ? nil : String(cString: strerror(errno))
+        var reason: String?
+        if Int32(what) & BEV_EVENT_EOF == 0 {
+            let tlsError = bev.map { bufferevent_get_openssl_error($0) } ?? 0
+            if tlsError != 0 {
+                var buffer = [CChar](repeating: 0, count: 256)
+                ERR_error_string_n(tlsError, &buffer, buffer.count)
+                reason = "TLS: " + String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            } else {
+                reason = errno == 0 ? "connection error" : String(cString: strerror(errno))
+            }
+        }
         close()
         callback?(reason)
     }

@@ -37,7 +37,12 @@ final class ControlConnection {
     private var endAfterTransfer = false
     private(set) var ended = false
 
-    init(loop: EventLoop, context: ServerContext, fd: Int32, peer: SocketAddress, onEnd: @escaping (ControlConnection) -> Void) {
+    /// Binds this session's TLS sessions to it: a data connection can resume only these (see
+    /// `TLSContext.makeSSL`), so a client behind the same NAT cannot take over a passive port.
+    private let tlsSessionContext: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
+
+    init(loop: EventLoop, context: ServerContext, fd: Int32, peer: SocketAddress, implicitTLS: Bool,
+         onEnd: @escaping (ControlConnection) -> Void) {
         self.loop = loop
         self.context = context
         self.peer = peer
@@ -48,9 +53,10 @@ final class ControlConnection {
         logger[metadataKey: "client"] = "\(peer)"
         self.logger = logger
         session = Session(policy: context.policy, peer: peerAddress, controlIsIPv6: local.isIPv6 && !(IPAddress(local.host)?.isIPv4 ?? false),
-                          clock: { Int64(time(nil)) })
+                          implicitTLS: implicitTLS, clock: { Int64(time(nil)) })
         _ = ferry_set_oobinline(fd)
-        stream = Stream(loop: loop, fd: fd, onRead: { [weak self] in self?.received($0) },
+        let tls = implicitTLS ? context.tls.map { ($0, sessionContext: tlsSessionContext) } : nil
+        stream = Stream(loop: loop, fd: fd, tls: tls, onRead: { [weak self] in self?.received($0) },
                         onClose: { [weak self] reason in self?.peerClosed(reason) })
         idleTimer = EventWatcher.timer(loop: loop) { [weak self] in self?.idle() }
     }
@@ -125,6 +131,7 @@ final class ControlConnection {
             case .closePassiveListener: closeData()
             case .startTransfer(let request): startTransfer(request)
             case .abortTransfer: abortTransfer()
+            case .upgradeToTLS: upgradeToTLS()
             case .close:
                 stream?.closeAfterFlush()
                 stream = nil
@@ -135,6 +142,17 @@ final class ControlConnection {
 
     private func send(_ reply: Reply) {
         stream?.write(reply.encoded)
+    }
+
+    /// AUTH TLS: whatever the client sent after the command is dropped, then the handshake starts
+    /// once the 234 is out.
+    private func upgradeToTLS() {
+        guard let tls = context.tls else { return }
+        held.removeAll()
+        reader = ControlLineReader()
+        stream?.startTLS(tls, sessionContext: tlsSessionContext) { [weak self] in
+            self?.logger.info("control connection secured with TLS")
+        }
     }
 
     private func authenticate(user: String, password: Password) {
@@ -243,8 +261,18 @@ final class ControlConnection {
     private func connected(_ fd: Int32) {
         closeData()
         guard let request = currentRequest else { return Sockets.close(fd) }
-        let transfer = DataTransfer(kind: request.kind, socket: fd, loop: loop,
-                                    stallSeconds: context.configuration.transferStallTimeout) { [weak self] outcome in
+        var tls: TLSConnection?
+        if request.protected, let tlsContext = context.tls {
+            do {
+                tls = try TLSConnection(context: tlsContext, fd: fd, sessionContext: tlsSessionContext)
+            } catch {
+                Sockets.close(fd)
+                closeUnstartedFile(request)
+                return transferEnded(.dataConnectionInsecure(error.description))
+            }
+        }
+        let transfer = DataTransfer(kind: request.kind, socket: fd, loop: loop, stallSeconds: context.configuration.transferStallTimeout,
+                                    tls: tls, requireResumption: context.configuration.tlsSessionReuseRequired) { [weak self] outcome in
             guard let self else { return }
             self.transfer = nil
             self.transferEnded(outcome)
@@ -296,7 +324,7 @@ final class ControlConnection {
         switch outcome {
         case .completed(let n): (bytes, status) = (n, "complete")
         case .aborted(let n), .connectionLost(let n, _), .fileError(_, let n): (bytes, status) = (n, "incomplete")
-        case .dataConnectionFailed: (bytes, status) = (0, "incomplete")
+        case .dataConnectionFailed, .dataConnectionInsecure: (bytes, status) = (0, "incomplete")
         }
         logger.info("transfer", metadata: [
             "direction": "\(direction)", "path": "\(request.path)", "bytes": "\(bytes)",

@@ -5,18 +5,32 @@ import Glibc
 
 /// Runs one transfer over a connected, non-blocking data socket and reports how it ended, once.
 ///
-/// RETR in binary mode uses sendfile(2) driven by write-readiness, at most `sliceBytes` per wakeup so
-/// one fast client cannot starve the loop's other sessions. ASCII RETR, listings and uploads go through
-/// one reused buffer. Owns the data socket and the file descriptor and closes both.
+/// RETR in binary mode over plaintext uses sendfile(2) driven by write-readiness, at most
+/// `sliceBytes` per wakeup so one fast client cannot starve the loop's other sessions. TLS (PROT P),
+/// ASCII RETR, listings and uploads go through one reused buffer. With TLS the transfer starts with a
+/// server handshake and ends with close_notify. Owns the data socket and the file descriptor.
 final class DataTransfer {
     static let sliceBytes = 1 << 20
     static let bufferBytes = 256 * 1024
 
+    /// What one read or write on the data connection did.
+    private enum IOResult {
+        case done(Int)
+        case wouldBlock(EventWatcher.Readiness)
+        case endOfData
+        case failed(String)
+    }
+
     private let kind: TransferKind
     private let socket: Int32
+    private let loop: EventLoop
     private let stallSeconds: Int
+    private let tls: TLSConnection?
+    private let requireResumption: Bool
+    private var handshaking: Bool
     private var onFinish: ((TransferOutcome) -> Void)?
     private var watcher: EventWatcher?
+    private var interest: EventWatcher.Readiness = []
     private var stallTimer: EventWatcher?
     private var lastProgress = MonotonicClock.seconds()
     private(set) var bytes: UInt64 = 0
@@ -24,7 +38,8 @@ final class DataTransfer {
     // RETR state.
     private var fileOffset: UInt64 = 0
     private var fileEnd: UInt64 = 0
-    // Buffered output (ASCII RETR, listings): bytes not yet written start at `outputStart`.
+    // Buffered output (TLS or ASCII RETR, listings): bytes not yet written start at `outputStart`.
+    // Uploads use the same array as their read buffer.
     private var output: [UInt8] = []
     private var outputStart = 0
     private var sourceExhausted = false
@@ -32,29 +47,32 @@ final class DataTransfer {
     private var listingIndex = 0
     private let now = Int64(time(nil))
 
-    init(kind: TransferKind, socket: Int32, loop: EventLoop, stallSeconds: Int, onFinish: @escaping (TransferOutcome) -> Void) {
+    /// With `tls`, the data connection is a TLS server endpoint; `requireResumption` refuses one that
+    /// does not resume the control connection's session (522).
+    init(kind: TransferKind, socket: Int32, loop: EventLoop, stallSeconds: Int, tls: TLSConnection?, requireResumption: Bool,
+         onFinish: @escaping (TransferOutcome) -> Void) {
         self.kind = kind
         self.socket = socket
+        self.loop = loop
         self.stallSeconds = stallSeconds
+        self.tls = tls
+        self.requireResumption = requireResumption
+        self.handshaking = tls != nil
         self.onFinish = onFinish
-        let interest: EventWatcher.Readiness
-        switch kind {
-        case .retrieve(let file, let offset, _):
+        if case .retrieve(let file, let offset, _) = kind {
             fileOffset = offset
             fileEnd = file.size
-            interest = .write
-        case .store:
-            interest = .read
-        case .listing:
-            interest = .write
         }
-        watcher = EventWatcher.descriptor(loop: loop, fd: socket, interest) { [unowned self] _ in self.ready() }
         stallTimer = EventWatcher.timer(loop: loop, repeating: true) { [unowned self] in self.checkStall() }
     }
 
     func start() {
-        watcher?.schedule()
         stallTimer?.schedule(timeoutMilliseconds: 1000)
+        if handshaking {
+            watch(.read)
+        } else {
+            watch(transferInterest)
+        }
     }
 
     /// ABOR: drop the connection at once (RST, so the client cannot mistake it for a complete file).
@@ -63,14 +81,48 @@ final class DataTransfer {
         finish(.aborted(bytes: bytes))
     }
 
+    private var transferInterest: EventWatcher.Readiness {
+        if case .store = kind { return .read }
+        return .write
+    }
+
+    /// Wait for `readiness` on the socket (re-arming only when it changes).
+    private func watch(_ readiness: EventWatcher.Readiness) {
+        guard readiness != interest || watcher == nil else { return }
+        watcher?.cancel()
+        interest = readiness
+        watcher = EventWatcher.descriptor(loop: loop, fd: socket, readiness) { [unowned self] _ in self.ready() }
+        watcher?.schedule()
+    }
+
     private func ready() {
+        if handshaking { return handshake() }
         switch kind {
         case .retrieve(let file, _, let ascii):
-            if ascii { pumpBuffered { self.fillAscii(file) } } else { sendFile(file) }
+            if ascii || tls != nil { pumpBuffered { self.fillFromFile(file, ascii: ascii) } } else { sendFile(file) }
         case .listing(let entries, let style):
             pumpBuffered { self.fillListing(entries, style) }
         case .store(let file, let ascii):
             receive(into: file, ascii: ascii)
+        }
+    }
+
+    private func handshake() {
+        guard let tls else { return }
+        switch tls.handshake() {
+        case .done:
+            handshaking = false
+            lastProgress = MonotonicClock.seconds()
+            if requireResumption && !tls.sessionReused {
+                return finish(.dataConnectionInsecure(
+                    "TLS session not resumed: the data connection must reuse the control connection's TLS session (the server's --tls-session-reuse optional relaxes this)"))
+            }
+            watch(transferInterest)
+            ready()
+        case .wantRead: watch(.read)
+        case .wantWrite: watch(.write)
+        case .closed: finish(.dataConnectionInsecure("TLS handshake on the data connection failed: connection closed"))
+        case .failed(let reason): finish(.dataConnectionInsecure("TLS handshake on the data connection failed: \(reason)"))
         }
     }
 
@@ -79,7 +131,42 @@ final class DataTransfer {
         lastProgress = MonotonicClock.seconds()
     }
 
-    // MARK: RETR, binary: sendfile
+    // MARK: socket I/O, plain or TLS
+
+    private func send(_ buffer: UnsafeRawBufferPointer) -> IOResult {
+        if let tls {
+            switch tls.write(buffer) {
+            case .done(let n): return .done(n)
+            case .wantRead: return .wouldBlock(.read)
+            case .wantWrite: return .wouldBlock(.write)
+            case .closed: return .failed("peer closed the TLS session")
+            case .failed(let reason): return .failed(reason)
+            }
+        }
+        let n = Glibc.write(socket, buffer.baseAddress, buffer.count)
+        if n >= 0 { return .done(n) }
+        if errno == EAGAIN || errno == EINTR { return .wouldBlock(.write) }
+        return .failed(String(cString: strerror(errno)))
+    }
+
+    private func receive(_ buffer: UnsafeMutableRawBufferPointer) -> IOResult {
+        if let tls {
+            switch tls.read(buffer) {
+            case .done(let n): return .done(n)
+            case .wantRead: return .wouldBlock(.read)
+            case .wantWrite: return .wouldBlock(.write)
+            case .closed: return .endOfData
+            case .failed(let reason): return .failed(reason)
+            }
+        }
+        let n = Glibc.read(socket, buffer.baseAddress, buffer.count)
+        if n > 0 { return .done(n) }
+        if n == 0 { return .endOfData }
+        if errno == EAGAIN || errno == EINTR { return .wouldBlock(.read) }
+        return .failed(String(cString: strerror(errno)))
+    }
+
+    // MARK: RETR, binary over plaintext: sendfile
 
     private func sendFile(_ file: OpenedFile) {
         var budget = DataTransfer.sliceBytes
@@ -97,13 +184,13 @@ final class DataTransfer {
             } else if errno == EAGAIN || errno == EINTR {
                 return
             } else {
-                return failSocket(errno)
+                return finish(.connectionLost(bytes: bytes, reason: String(cString: strerror(errno))))
             }
         }
         if fileOffset >= fileEnd { finish(.completed(bytes: bytes)) }
     }
 
-    // MARK: buffered output: ASCII RETR and listings
+    // MARK: buffered output: TLS or ASCII RETR, and listings
 
     /// Write what is buffered; refill with `fill` (which sets `sourceExhausted` at the end).
     private func pumpBuffered(_ fill: () -> TransferOutcome?) {
@@ -116,21 +203,29 @@ final class DataTransfer {
                 if let failure = fill() { return finish(failure) }
                 continue
             }
-            let written = output[outputStart...].withUnsafeBytes { Glibc.write(socket, $0.baseAddress, $0.count) }
-            if written > 0 {
-                outputStart += written
-                budget -= written
-                progressed(written)
-            } else if errno == EAGAIN || errno == EINTR {
-                return
-            } else {
-                return failSocket(errno)
+            switch output[outputStart...].withUnsafeBytes({ send($0) }) {
+            case .done(let n):
+                outputStart += n
+                budget -= n
+                progressed(n)
+            case .wouldBlock(let readiness):
+                return watch(readiness)
+            case .endOfData:
+                return finish(.connectionLost(bytes: bytes, reason: "peer closed the connection"))
+            case .failed(let reason):
+                return finish(.connectionLost(bytes: bytes, reason: reason))
             }
         }
+        watch(.write)
     }
 
-    private func fillAscii(_ file: OpenedFile) -> TransferOutcome? {
-        var chunk = [UInt8](repeating: 0, count: DataTransfer.bufferBytes / 2)
+    private func fillFromFile(_ file: OpenedFile, ascii: Bool) -> TransferOutcome? {
+        let want = Int(min(UInt64(ascii ? DataTransfer.bufferBytes / 2 : DataTransfer.bufferBytes), fileEnd - min(fileOffset, fileEnd)))
+        if want == 0 {
+            sourceExhausted = true
+            return nil
+        }
+        var chunk = [UInt8](repeating: 0, count: want)
         let n = chunk.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, $0.count, off_t(fileOffset)) }
         if n < 0 { return .fileError(FileSystemError(errno), bytes: bytes) }
         if n == 0 {
@@ -138,7 +233,11 @@ final class DataTransfer {
             return nil
         }
         fileOffset += UInt64(n)
-        chunk.withUnsafeBytes { converter.toNetwork(UnsafeRawBufferPointer(rebasing: $0[0..<n]), into: &output) }
+        if ascii {
+            chunk.withUnsafeBytes { converter.toNetwork(UnsafeRawBufferPointer(rebasing: $0[0..<n]), into: &output) }
+        } else {
+            output.append(contentsOf: chunk[0..<n])
+        }
         return nil
     }
 
@@ -158,18 +257,21 @@ final class DataTransfer {
         if output.isEmpty { output = [UInt8](repeating: 0, count: DataTransfer.bufferBytes) }
         var converted: [UInt8] = []
         while budget > 0 {
-            let n = output.withUnsafeMutableBytes { Glibc.read(socket, $0.baseAddress, $0.count) }
-            if n == 0 {
+            let n: Int
+            switch output.withUnsafeMutableBytes({ receive($0) }) {
+            case .done(let count):
+                n = count
+            case .endOfData:
                 if ascii {
                     converted.removeAll(keepingCapacity: true)
                     converter.finishLocal(into: &converted)
                     if let error = writeAll(file.descriptor, converted) { return finish(.fileError(error, bytes: bytes)) }
                 }
                 return finish(.completed(bytes: bytes))
-            }
-            if n < 0 {
-                if errno == EAGAIN || errno == EINTR { return }
-                return failSocket(errno)
+            case .wouldBlock(let readiness):
+                return watch(readiness)
+            case .failed(let reason):
+                return finish(.connectionLost(bytes: bytes, reason: reason))
             }
             progressed(n)
             budget -= n
@@ -183,6 +285,7 @@ final class DataTransfer {
             }
             if let error { return finish(.fileError(error, bytes: bytes)) }
         }
+        watch(.read)
     }
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> FileSystemError? {
@@ -204,24 +307,23 @@ final class DataTransfer {
 
     // MARK: the end
 
-    private func failSocket(_ code: Int32) {
-        finish(.connectionLost(bytes: bytes, reason: String(cString: strerror(code))))
-    }
-
     private func checkStall() {
         if MonotonicClock.seconds() - lastProgress >= Int64(stallSeconds) {
             Sockets.setResetOnClose(socket)
-            finish(.connectionLost(bytes: bytes, reason: "no progress for \(stallSeconds) seconds"))
+            let what = handshaking ? "TLS handshake" : "transfer"
+            finish(.connectionLost(bytes: bytes, reason: "\(what) made no progress for \(stallSeconds) seconds"))
         }
     }
 
     /// Close everything and report once. An upload's close is checked: ENOSPC and EDQUOT often
-    /// surface only there, and a 226 must mean the data is in the file.
+    /// surface only there, and a 226 must mean the data is in the file. A completed TLS transfer ends
+    /// with close_notify.
     private func finish(_ outcome: TransferOutcome) {
         guard let onFinish else { return }
         self.onFinish = nil
         watcher?.cancel()
         stallTimer?.cancel()
+        if case .completed = outcome { tls?.shutdown() }
         Sockets.close(socket)
         var result = outcome
         switch kind {

@@ -39,12 +39,29 @@ public final class FerryServer {
             throw StartupError("cannot confine file access to \(configuration.root): \(error)")
         }
         let users = try configuration.usersFile.map { path throws(UsersFileError) in try UsersFile.load(path: path) }
+        var tls: TLSContext?
+        switch (configuration.tlsCertificate, configuration.tlsKey) {
+        case let (certificate?, key?):
+            do {
+                tls = try TLSContext(certificateFile: certificate, keyFile: key, minimumVersion: configuration.tlsMinimumVersion,
+                                     ciphers: configuration.tlsCiphers)
+            } catch {
+                throw StartupError(error.description)
+            }
+        case (nil, nil):
+            if configuration.requireTLS || !configuration.implicitTLSListen.isEmpty {
+                throw StartupError("--require-tls and --implicit-tls-listen need --tls-cert and --tls-key")
+            }
+        default:
+            throw StartupError("--tls-cert and --tls-key go together: give both")
+        }
         let budget = FerryServer.raiseDescriptorLimit()
         // Each session can hold four descriptors: control, passive listener, data socket, file.
         let fromBudget = max(1, (budget - 64) / 4)
         let maxSessions = min(configuration.maxSessions ?? fromBudget, fromBudget)
-        context = ServerContext(configuration: configuration, users: users, maxSessions: maxSessions, logger: logger)
-        for address in configuration.listen {
+        context = ServerContext(configuration: configuration, users: users, tls: tls, maxSessions: maxSessions, logger: logger)
+        let listeners = configuration.listen.map { ($0, false) } + configuration.implicitTLSListen.map { ($0, true) }
+        for (address, _) in listeners {
             do {
                 try Sockets.checkAvailable(address)
             } catch {
@@ -54,7 +71,7 @@ public final class FerryServer {
         loops = (0..<max(1, configuration.workers)).map { EventLoop(name: "worker-\($0)") }
         for loop in loops {
             let state = WorkerState()
-            for address in configuration.listen {
+            for (address, implicitTLS) in listeners {
                 let fd: Int32
                 do {
                     fd = try Sockets.listen(on: address, reusePort: true, backlog: 511)
@@ -62,7 +79,7 @@ public final class FerryServer {
                     throw StartupError("cannot listen on \(address): \(error.reason)")
                 }
                 state.listeners.append(Listener(loop: loop, fd: fd) { [context] fd, peer in
-                    FerryServer.accept(fd: fd, peer: peer, loop: loop, state: state, context: context)
+                    FerryServer.accept(fd: fd, peer: peer, implicitTLS: implicitTLS, loop: loop, state: state, context: context)
                 })
             }
             workers.append(LoopBound(state, loop: loop))
@@ -71,10 +88,10 @@ public final class FerryServer {
 
     public var maxSessions: Int { context.limiter.maxTotal }
 
-    private static func accept(fd: Int32, peer: SocketAddress, loop: EventLoop, state: WorkerState, context: ServerContext) {
+    private static func accept(fd: Int32, peer: SocketAddress, implicitTLS: Bool, loop: EventLoop, state: WorkerState, context: ServerContext) {
         let address = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
         let refusal = context.limiter.admit(address)
-        let connection = ControlConnection(loop: loop, context: context, fd: fd, peer: peer) { [unowned state] connection in
+        let connection = ControlConnection(loop: loop, context: context, fd: fd, peer: peer, implicitTLS: implicitTLS) { [unowned state] connection in
             state.sessions[ObjectIdentifier(connection)] = nil
             if refusal == nil { context.limiter.release(connection.peerAddress) }
         }

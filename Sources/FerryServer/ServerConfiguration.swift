@@ -24,6 +24,17 @@ public struct ServerConfiguration: Sendable {
     public var transferStallTimeout: Int = 60
     /// Seconds SIGTERM/SIGINT waits for running transfers before exiting.
     public var shutdownGrace: Int = 10
+    /// PEM certificate chain and key: set both to offer AUTH TLS.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    /// Listeners that speak TLS from the first byte (implicit FTPS, port 990 by convention).
+    public var implicitTLSListen: [SocketAddress] = []
+    /// Refuse logins and data connections without TLS.
+    public var requireTLS = false
+    /// Data connections must resume their control connection's TLS session.
+    public var tlsSessionReuseRequired = true
+    public var tlsMinimumVersion = "1.2"
+    public var tlsCiphers: String?
 
     public init() {}
 }

@@ -1,4 +1,5 @@
 import FTPCore
+import FerryReactor
 import Logging
 
 /// What every loop shares: configuration, logins, passive ports, session counts and the log.
@@ -9,13 +10,17 @@ public final class ServerContext: Sendable {
     public let limiter: SessionLimiter
     public let logger: Logger
     public let policy: SessionPolicy
+    /// Set when a certificate is configured.
+    public let tls: TLSContext?
 
-    public init(configuration: ServerConfiguration, users: UsersFile?, maxSessions: Int, logger: Logger) {
+    public init(configuration: ServerConfiguration, users: UsersFile?, tls: TLSContext?, maxSessions: Int, logger: Logger) {
+        self.tls = tls
         self.configuration = configuration
         authenticator = Authenticator(users: users, anonymousRoot: configuration.root)
         passivePorts = PassivePortAllocator(range: configuration.passivePorts)
         limiter = SessionLimiter(maxTotal: maxSessions, maxPerAddress: configuration.maxSessionsPerIP)
         self.logger = logger
-        policy = SessionPolicy(anonymousAllowed: configuration.anonymous, maxLoginFailures: configuration.maxLoginFailures)
+        policy = SessionPolicy(anonymousAllowed: configuration.anonymous, maxLoginFailures: configuration.maxLoginFailures,
+                               tlsAvailable: tls != nil, requireTLS: configuration.requireTLS)
     }
 }

@@ -7,7 +7,7 @@ struct Ferry: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry",
         abstract: "A high-performance FTP server.",
-        subcommands: [Serve.self, User.self],
+        subcommands: [Serve.self, User.self, Cert.self],
         defaultSubcommand: Serve.self
     )
 

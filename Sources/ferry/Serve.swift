@@ -37,6 +37,20 @@ struct Serve: ParsableCommand {
     var transferTimeout: Int = 60
     @Option(name: .customLong("shutdown-grace"), help: "Seconds SIGTERM waits for running transfers.")
     var shutdownGrace: Int = 10
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate (chain) file: enables AUTH TLS.")
+    var tlsCert: String?
+    @Option(name: .customLong("tls-key"), help: "PEM private key file for --tls-cert.")
+    var tlsKey: String?
+    @Option(name: .customLong("implicit-tls-listen"), help: "Also serve implicit FTPS at HOST:PORT (990 by convention); repeatable.")
+    var implicitTLSListen: [String] = []
+    @Flag(name: .customLong("require-tls"), help: "Refuse logins and data connections without TLS.")
+    var requireTLS = false
+    @Option(name: .customLong("tls-session-reuse"), help: "required: TLS data connections must resume the control connection's session; optional: they may not.")
+    var tlsSessionReuse: String = "required"
+    @Option(name: .customLong("tls-min-version"), help: "Lowest TLS version accepted: 1.2 or 1.3.")
+    var tlsMinVersion: String = "1.2"
+    @Option(name: .customLong("tls-ciphers"), help: "OpenSSL cipher list (TLS 1.2) or ciphersuites (TLS 1.3) to allow.")
+    var tlsCiphers: String?
 
     func validate() throws {
         for (name, value) in [("--idle-timeout", idleTimeout), ("--data-timeout", dataTimeout),
@@ -47,6 +61,10 @@ struct Serve: ParsableCommand {
         if let maxSessions, maxSessions < 1 { throw ValidationError("--max-sessions must be at least 1") }
         if let workers, !(1...256).contains(workers) { throw ValidationError("--workers must be between 1 and 256") }
         if shutdownGrace < 0 { throw ValidationError("--shutdown-grace cannot be negative") }
+        guard tlsSessionReuse == "required" || tlsSessionReuse == "optional" else {
+            throw ValidationError("--tls-session-reuse must be required or optional")
+        }
+        guard tlsMinVersion == "1.2" || tlsMinVersion == "1.3" else { throw ValidationError("--tls-min-version must be 1.2 or 1.3") }
     }
 
     func run() throws {
@@ -70,6 +88,13 @@ struct Serve: ParsableCommand {
         config.dataConnectionTimeout = dataTimeout
         config.transferStallTimeout = transferTimeout
         config.shutdownGrace = shutdownGrace
+        config.tlsCertificate = tlsCert
+        config.tlsKey = tlsKey
+        config.implicitTLSListen = try implicitTLSListen.map(parseListen)
+        config.requireTLS = requireTLS
+        config.tlsSessionReuseRequired = tlsSessionReuse == "required"
+        config.tlsMinimumVersion = tlsMinVersion
+        config.tlsCiphers = tlsCiphers
 
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -79,8 +104,9 @@ struct Serve: ParsableCommand {
         let logger = Logger(label: "ferry")
         let server = try FerryServer(configuration: config, logger: logger)
         let who = users == nil ? "read-only to anonymous users" : (config.anonymous ? "to the users in \(users!) and anonymous users (read-only)" : "to the users in \(users!)")
-        let urls = config.listen.map { "ftp://\($0)/" }.joined(separator: " ")
-        print("Ferry serving \(config.root) \(who) at \(urls) (\(config.workers) workers, up to \(server.maxSessions) sessions)")
+        let urls = (config.listen.map { "ftp://\($0)/" } + config.implicitTLSListen.map { "ftps://\($0)/" }).joined(separator: " ")
+        let security = tlsCert == nil ? "" : (requireTLS ? ", TLS required" : ", AUTH TLS offered")
+        print("Ferry serving \(config.root) \(who) at \(urls) (\(config.workers) workers, up to \(server.maxSessions) sessions\(security))")
         fflush(stdout)
         server.run()
     }

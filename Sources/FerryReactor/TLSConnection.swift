@@ -1,0 +1,75 @@
+import COpenSSL
+import Glibc
+
+/// Server-side TLS over a non-blocking socket that its owner drives from readiness events (used for
+/// data connections, where the owner wants large reads and writes, not a bufferevent). Every call
+/// says whether it finished or what readiness it waits for. Does not own the descriptor.
+public final class TLSConnection {
+    /// How a TLS call ended.
+    public enum Status: Equatable {
+        /// Done; for reads and writes, this many bytes.
+        case done(Int)
+        case wantRead
+        case wantWrite
+        /// The peer closed the TLS session (close_notify, or EOF where that is tolerated).
+        case closed
+        case failed(String)
+    }
+
+    private let ssl: OpaquePointer
+
+    /// `sessionContext` must be the control connection's: only its sessions can be resumed here.
+    public init(context: TLSContext, fd: Int32, sessionContext: [UInt8]) throws(TLSError) {
+        guard let ssl = context.makeSSL(sessionContext: sessionContext) else { throw TLSError("SSL_new: \(TLSError.openSSLReason())") }
+        self.ssl = ssl
+        SSL_set_fd(ssl, fd)
+        SSL_set_accept_state(ssl)
+    }
+
+    deinit { SSL_free(ssl) }
+
+    public func handshake() -> Status {
+        status(SSL_do_handshake(ssl), ok: 0)
+    }
+
+    /// True when the handshake resumed an earlier session (with this connection's session context).
+    public var sessionReused: Bool { SSL_session_reused(ssl) == 1 }
+
+    public func read(_ buffer: UnsafeMutableRawBufferPointer) -> Status {
+        var count = 0
+        let result = SSL_read_ex(ssl, buffer.baseAddress, buffer.count, &count)
+        return result == 1 ? .done(count) : status(result, ok: count)
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer) -> Status {
+        var count = 0
+        let result = SSL_write_ex(ssl, buffer.baseAddress, buffer.count, &count)
+        return result == 1 ? .done(count) : status(result, ok: count)
+    }
+
+    /// Send close_notify (best effort, once): clients such as ftplib treat a TLS data connection
+    /// closed without it as truncated.
+    public func shutdown() {
+        if SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN == 0 {
+            SSL_shutdown(ssl)
+        }
+        ERR_clear_error()
+    }
+
+    private func status(_ result: Int32, ok: Int) -> Status {
+        if result > 0 { return .done(ok) }
+        let error = SSL_get_error(ssl, result)
+        switch error {
+        case SSL_ERROR_WANT_READ: return .wantRead
+        case SSL_ERROR_WANT_WRITE: return .wantWrite
+        case SSL_ERROR_ZERO_RETURN: return .closed
+        case SSL_ERROR_SYSCALL:
+            let code = errno
+            ERR_clear_error()
+            // EOF without close_notify: the caller decides whether the data was complete.
+            return code == 0 ? .closed : .failed(String(cString: strerror(code)))
+        default:
+            return .failed(TLSError.openSSLReason())
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import COpenSSL
+
+/// Why TLS could not be set up; names the file or setting to fix.
+public struct TLSError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+
+    /// The text of OpenSSL's newest queued error (and clear the queue).
+    static func openSSLReason() -> String {
+        let code = ERR_get_error()
+        ERR_clear_error()
+        guard code != 0 else { return "unknown OpenSSL error" }
+        var buffer = [CChar](repeating: 0, count: 256)
+        ERR_error_string_n(code, &buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// A server TLS configuration (one `SSL_CTX`): certificate chain and key from PEM files, TLS 1.2 or
+/// 1.3 at the least, OpenSSL's default ciphers unless tightened. Shared by every loop (OpenSSL's
+/// SSL_CTX is thread-safe once configured).
+public final class TLSContext: @unchecked Sendable {
+    let context: OpaquePointer
+
+    /// Sessions stay resumable this long: data connections of a long session resume the control
+    /// connection's session.
+    public static let sessionLifetimeSeconds = 24 * 3600
+
+    public init(certificateFile: String, keyFile: String, minimumVersion: String = "1.2", ciphers: String? = nil) throws(TLSError) {
+        guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError("SSL_CTX_new: \(TLSError.openSSLReason())") }
+        self.context = context
+        let version: Int32
+        switch minimumVersion {
+        case "1.2": version = ferry_tls1_2_version()
+        case "1.3": version = ferry_tls1_3_version()
+        default: throw TLSError("--tls-min-version \(minimumVersion): use 1.2 or 1.3")
+        }
+        guard ferry_ssl_ctx_set_min_proto_version(context, version) == 1 else {
+            throw TLSError("cannot set the minimum TLS version: \(TLSError.openSSLReason())")
+        }
+        ferry_ssl_ctx_harden(context)
+        SSL_CTX_set_timeout(context, Int(TLSContext.sessionLifetimeSeconds))
+        guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
+            throw TLSError("cannot load TLS certificate \(certificateFile): \(TLSError.openSSLReason())")
+        }
+        guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {
+            throw TLSError("cannot load TLS key \(keyFile): \(TLSError.openSSLReason())")
+        }
+        guard SSL_CTX_check_private_key(context) == 1 else {
+            throw TLSError("TLS key \(keyFile) does not match certificate \(certificateFile)")
+        }
+        if let ciphers {
+            // TLS 1.2 suites and TLS 1.3 suites are set apart; accept either kind in one list.
+            let okTLS12 = SSL_CTX_set_cipher_list(context, ciphers) == 1
+            ERR_clear_error()
+            let okTLS13 = SSL_CTX_set_ciphersuites(context, ciphers) == 1
+            ERR_clear_error()
+            guard okTLS12 || okTLS13 else { throw TLSError("--tls-ciphers \(ciphers): no cipher in the list is known to OpenSSL") }
+        }
+    }
+
+    deinit { SSL_CTX_free(context) }
+
+    /// A new server-side `SSL` whose sessions belong to `sessionContext` (up to 32 bytes): only
+    /// connections with the same context can resume them.
+    func makeSSL(sessionContext: [UInt8]) -> OpaquePointer? {
+        guard let ssl = SSL_new(context) else { return nil }
+        _ = sessionContext.withUnsafeBufferPointer { SSL_set_session_id_context(ssl, $0.baseAddress, UInt32($0.count)) }
+        return ssl
+    }
+}
