@@ -30,12 +30,14 @@ public final class Stream {
     /// `onRead` gets each chunk of input; `onClose` is called once when the peer closes or the
     /// connection fails (with a reason), not when `close()` is called. With `tls`, the stream starts
     /// with a TLS handshake (implicit FTPS).
+    /// `onSecured` runs after each completed TLS handshake.
     public init(loop: EventLoop, fd: Int32, tls: (TLSContext, sessionContext: [UInt8])? = nil,
-                onRead: @escaping ([UInt8]) -> Void, onClose: @escaping (String?) -> Void) {
+                onRead: @escaping ([UInt8]) -> Void, onClose: @escaping (String?) -> Void, onSecured: @escaping () -> Void = {}) {
         self.fd = fd
         self.loop = loop
         self.onRead = onRead
         self.onClose = onClose
+        self.onSecured = onSecured
         if let tls {
             attachTLS(tls.0, sessionContext: tls.sessionContext)
         } else {
@@ -81,13 +83,11 @@ public final class Stream {
     /// Switch to TLS once everything written so far (the 234 reply) has reached the kernel. Reading
     /// stops at once: the ClientHello stays in the kernel until the TLS bufferevent reads it, and
     /// plaintext already read after the command is dropped (no command injection before TLS).
-    /// `onSecured` runs after the handshake.
-    public func startTLS(_ context: TLSContext, sessionContext: [UInt8], onSecured: @escaping () -> Void) {
+    public func startTLS(_ context: TLSContext, sessionContext: [UInt8]) {
         guard let bev, ssl == nil else { return }
         bufferevent_disable(bev, Int16(EV_READ))
         evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)))
         pendingTLS = (context, sessionContext)
-        self.onSecured = onSecured
         if pendingOutput == 0 { upgradeNow() }
     }
 
@@ -123,6 +123,7 @@ public final class Stream {
         // The owner is done with this stream: no more callbacks into it.
         onRead = nil
         onClose = nil
+        onSecured = nil
         bufferevent_disable(bev, Int16(EV_READ))
         if pendingOutput == 0 {
             close()
@@ -148,6 +149,7 @@ public final class Stream {
         bev = nil
         onRead = nil
         onClose = nil
+        onSecured = nil
         let held = keepAlive
         keepAlive = nil
         held?.release()
@@ -173,9 +175,7 @@ public final class Stream {
     private func failed(_ what: Int16) {
         if Int32(what) & BEV_EVENT_CONNECTED != 0 {
             // TLS handshake done.
-            let callback = onSecured
-            onSecured = nil
-            callback?()
+            onSecured?()
             return
         }
         let callback = onClose

@@ -25,6 +25,7 @@ final class ControlConnection {
     private var held: [ControlLineReader.Output] = []
     private var idleTimer: EventWatcher?
     private var delayTimer: EventWatcher?
+    private var handshakeTimer: EventWatcher?
     private var passive: PassiveListener?
     private var connector: ActiveConnector?
     private var connectTimer: EventWatcher?
@@ -57,8 +58,10 @@ final class ControlConnection {
         _ = ferry_set_oobinline(fd)
         let tls = implicitTLS ? context.tls.map { ($0, sessionContext: tlsSessionContext) } : nil
         stream = Stream(loop: loop, fd: fd, tls: tls, onRead: { [weak self] in self?.received($0) },
-                        onClose: { [weak self] reason in self?.peerClosed(reason) })
+                        onClose: { [weak self] reason in self?.peerClosed(reason) },
+                        onSecured: { [weak self] in self?.secured() })
         idleTimer = EventWatcher.timer(loop: loop) { [weak self] in self?.idle() }
+        if tls != nil { armHandshakeTimer() }
     }
 
     /// Greet the client, or refuse it with 421 when a limit is reached.
@@ -150,9 +153,24 @@ final class ControlConnection {
         guard let tls = context.tls else { return }
         held.removeAll()
         reader = ControlLineReader()
-        stream?.startTLS(tls, sessionContext: tlsSessionContext) { [weak self] in
-            self?.logger.info("control connection secured with TLS")
+        stream?.startTLS(tls, sessionContext: tlsSessionContext)
+        armHandshakeTimer()
+    }
+
+    /// A client that stops mid-handshake is dropped after the data-connection timeout.
+    private func armHandshakeTimer() {
+        handshakeTimer = EventWatcher.timer(loop: loop) { [weak self] in
+            guard let self else { return }
+            self.logger.notice("TLS handshake timed out")
+            self.end()
         }
+        handshakeTimer?.schedule(timeoutMilliseconds: context.configuration.dataConnectionTimeout * 1000)
+    }
+
+    private func secured() {
+        handshakeTimer?.cancel()
+        handshakeTimer = nil
+        logger.info("control connection secured with TLS")
     }
 
     private func authenticate(user: String, password: Password) {
@@ -370,6 +388,7 @@ final class ControlConnection {
         stream = nil
         idleTimer?.cancel()
         delayTimer?.cancel()
+        handshakeTimer?.cancel()
         logger.info("session end")
         let onEnd = self.onEnd
         self.onEnd = nil

@@ -85,8 +85,13 @@ final class FerryProcess {
 
     /// Start `ferry serve` with `arguments` (plus --listen, --root unless given). `prepare` fills the
     /// scratch folder (users files, homes) before the server starts.
+    /// The implicit FTPS port, when started with `implicitTLS`.
+    private(set) var implicitPort: UInt16 = 0
+
     /// With `users`, the scratch folder gets `Disk.makeUsers`' users file and `--users` points at it.
-    init(_ arguments: [String] = [], host: String = "127.0.0.1", users: Bool = false,
+    /// With `tls`, `ferry cert self-signed` makes a certificate there and the server offers AUTH TLS;
+    /// `implicitTLS` also opens an implicit FTPS port.
+    init(_ arguments: [String] = [], host: String = "127.0.0.1", users: Bool = false, tls: Bool = false, implicitTLS: Bool = false,
          prepare: (URL, URL) throws -> Void = { _, _ in }) throws {
         self.host = host
         port = try FerryProcess.freePort(host: host)
@@ -107,6 +112,15 @@ final class FerryProcess {
             try Disk.makeUsers(scratch)
             args += ["--users", scratch.appendingPathComponent("users.txt").path]
         }
+        if tls || implicitTLS {
+            let made = try Tool.run(FerryProcess.binary, ["cert", "self-signed", "--out", tlsFolder.path, "--name", host])
+            guard made.status == 0 else { throw HarnessError.message("ferry cert self-signed failed: \(made.stderr)") }
+            args += ["--tls-cert", tlsFolder.appendingPathComponent("cert.pem").path, "--tls-key", tlsFolder.appendingPathComponent("key.pem").path]
+        }
+        if implicitTLS {
+            implicitPort = try FerryProcess.freePort(host: host)
+            args += ["--implicit-tls-listen", "\(host):\(implicitPort)"]
+        }
         process.arguments = args + arguments
         let log = try FileHandle(forWritingTo: logURL)
         process.standardOutput = log
@@ -116,6 +130,7 @@ final class FerryProcess {
     }
 
     var pid: Int32 { process.processIdentifier }
+    var tlsFolder: URL { scratch.appendingPathComponent("tls") }
 
     /// How many descriptors the server process holds now.
     var openDescriptors: Int {
