@@ -38,10 +38,13 @@ final class DataTransfer {
     // RETR state.
     private var fileOffset: UInt64 = 0
     private var fileEnd: UInt64 = 0
-    // Buffered output (TLS or ASCII RETR, listings): bytes not yet written start at `outputStart`.
-    // Uploads use the same array as their read buffer.
+    // Buffered output (TLS or ASCII RETR, listings): bytes not yet written are
+    // output[outputStart..<outputEnd]. Binary reads go straight into it; uploads use it as their read
+    // buffer. Both buffers are allocated once per transfer and reused.
     private var output: [UInt8] = []
     private var outputStart = 0
+    private var outputEnd = 0
+    private var readBuffer: [UInt8] = []
     private var sourceExhausted = false
     private var converter = AsciiConverter()
     private var listingIndex = 0
@@ -196,14 +199,14 @@ final class DataTransfer {
     private func pumpBuffered(_ fill: () -> TransferOutcome?) {
         var budget = DataTransfer.sliceBytes
         while budget > 0 {
-            if outputStart == output.count {
+            if outputStart == outputEnd {
                 if sourceExhausted { return finish(.completed(bytes: bytes)) }
-                output.removeAll(keepingCapacity: true)
                 outputStart = 0
+                outputEnd = 0
                 if let failure = fill() { return finish(failure) }
                 continue
             }
-            switch output[outputStart...].withUnsafeBytes({ send($0) }) {
+            switch output[outputStart..<outputEnd].withUnsafeBytes({ send($0) }) {
             case .done(let n):
                 outputStart += n
                 budget -= n
@@ -219,14 +222,19 @@ final class DataTransfer {
         watch(.write)
     }
 
+    /// Binary: read straight into `output`. ASCII: read into `readBuffer`, convert into `output`.
     private func fillFromFile(_ file: OpenedFile, ascii: Bool) -> TransferOutcome? {
-        let want = Int(min(UInt64(ascii ? DataTransfer.bufferBytes / 2 : DataTransfer.bufferBytes), fileEnd - min(fileOffset, fileEnd)))
+        let size = ascii ? DataTransfer.bufferBytes / 2 : DataTransfer.bufferBytes
+        let want = Int(min(UInt64(size), fileEnd - min(fileOffset, fileEnd)))
         if want == 0 {
             sourceExhausted = true
             return nil
         }
-        var chunk = [UInt8](repeating: 0, count: want)
-        let n = chunk.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, $0.count, off_t(fileOffset)) }
+        if ascii && readBuffer.isEmpty { readBuffer = [UInt8](repeating: 0, count: size) }
+        if !ascii && output.count < size { output = [UInt8](repeating: 0, count: size) }
+        let n = ascii
+            ? readBuffer.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, want, off_t(fileOffset)) }
+            : output.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, want, off_t(fileOffset)) }
         if n < 0 { return .fileError(FileSystemError(errno), bytes: bytes) }
         if n == 0 {
             sourceExhausted = true
@@ -234,18 +242,22 @@ final class DataTransfer {
         }
         fileOffset += UInt64(n)
         if ascii {
-            chunk.withUnsafeBytes { converter.toNetwork(UnsafeRawBufferPointer(rebasing: $0[0..<n]), into: &output) }
+            output.removeAll(keepingCapacity: true)
+            readBuffer.withUnsafeBytes { converter.toNetwork(UnsafeRawBufferPointer(rebasing: $0[0..<n]), into: &output) }
+            outputEnd = output.count
         } else {
-            output.append(contentsOf: chunk[0..<n])
+            outputEnd = n
         }
         return nil
     }
 
     private func fillListing(_ entries: [FileInfo], _ style: ListingStyle) -> TransferOutcome? {
+        output.removeAll(keepingCapacity: true)
         while listingIndex < entries.count && output.count < 64 * 1024 {
             output.append(contentsOf: ListingFormatter.line(entries[listingIndex], style: style, now: now).utf8)
             listingIndex += 1
         }
+        outputEnd = output.count
         if listingIndex == entries.count { sourceExhausted = true }
         return nil
     }
