@@ -1,12 +1,9 @@
 /// Every reply code Ferry sends, named once (RFC 959 §4.2, RFC 2228, RFC 2428, RFC 3659, RFC 4217).
 public enum ReplyCode: Int, Sendable {
-    case restartMarker = 110
-    case dataConnectionAlreadyOpen = 125
     case fileStatusOK = 150
     case commandOK = 200
     case superfluous = 202
     case systemStatus = 211
-    case directoryStatus = 212
     case fileStatus = 213
     case help = 214
     case systemType = 215

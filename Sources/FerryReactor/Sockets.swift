@@ -66,18 +66,6 @@ public enum Sockets {
         return value
     }
 
-    public static func setNonBlocking(_ fd: Int32) {
-        let flags = fcntl(fd, F_GETFL)
-        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
-    }
-
-    /// Large kernel buffers for a data socket: fewer wakeups per GiB.
-    public static func setBufferSizes(_ fd: Int32, bytes: Int32) {
-        var size = bytes
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-    }
-
     /// Make `close` send RST instead of FIN: an aborted transfer must not look complete to the client.
     public static func setResetOnClose(_ fd: Int32) {
         var option = linger(l_onoff: 1, l_linger: 0)

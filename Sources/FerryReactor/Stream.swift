@@ -25,8 +25,6 @@ public final class Stream {
     private var pendingTLS: (TLSContext, [UInt8])?
     private var onSecured: (() -> Void)?
 
-    public var isTLS: Bool { ssl != nil }
-
     /// `onRead` gets each chunk of input; `onClose` is called once when the peer closes or the
     /// connection fails (with a reason), not when `close()` is called. With `tls`, the stream starts
     /// with a TLS handshake (implicit FTPS).
@@ -102,12 +100,6 @@ public final class Stream {
         guard let bev, !closing else { return }
         var text = text
         text.withUTF8 { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
-    }
-
-    /// Stop or resume reading (a busy session holds input in the kernel).
-    public func setReading(_ enabled: Bool) {
-        guard let bev else { return }
-        if enabled { bufferevent_enable(bev, Int16(EV_READ)) } else { bufferevent_disable(bev, Int16(EV_READ)) }
     }
 
     /// Bytes queued but not yet handed to the kernel.
