@@ -36,6 +36,10 @@ final class ControlConnection {
     private var onEnd: ((ControlConnection) -> Void)?
     /// The control connection is gone but an upload is still draining.
     private var endAfterTransfer = false
+    /// Where the logged-in user's home is on disk (for the xferlog).
+    private var homePath = ""
+    /// A TLS handshake on the control connection is under way (a failure then counts as one).
+    private var handshaking = false
     private(set) var ended = false
 
     /// Binds this session's TLS sessions to it: a data connection can resume only these (see
@@ -159,6 +163,7 @@ final class ControlConnection {
 
     /// A client that stops mid-handshake is dropped after the data-connection timeout.
     private func armHandshakeTimer() {
+        handshaking = true
         handshakeTimer = EventWatcher.timer(loop: loop) { [weak self] in
             guard let self else { return }
             self.logger.notice("TLS handshake timed out")
@@ -168,6 +173,8 @@ final class ControlConnection {
     }
 
     private func secured() {
+        handshaking = false
+        context.metrics.tlsHandshake(succeeded: true)
         handshakeTimer?.cancel()
         handshakeTimer = nil
         logger.info("control connection secured with TLS")
@@ -187,6 +194,7 @@ final class ControlConnection {
         case .accepted(let account, let home):
             enterHome(account, home: home)
         case .rejected:
+            context.metrics.login(succeeded: false)
             logger.notice("login failed", metadata: ["user": "\(user)"])
             // Hold the 530 back: growing delays make password guessing slow.
             delayTimer = EventWatcher.timer(loop: loop) { [weak self] in
@@ -205,6 +213,8 @@ final class ControlConnection {
             let fileSystem = try JailedFileSystem(homePath: home)
             logger[metadataKey: "user"] = "\(account.name)"
             logger.info("login ok", metadata: ["home": "\(home)", "readOnly": "\(account.readOnly)"])
+            context.metrics.login(succeeded: true)
+            homePath = home
             apply(session.loginSucceeded(account, fileSystem: fileSystem))
         } catch {
             logger.error("login refused: cannot open home", metadata: ["home": "\(home)", "error": "\(error)"])
@@ -330,30 +340,43 @@ final class ControlConnection {
         }
     }
 
-    /// xferlog-style: who, direction, path, bytes, seconds, complete or incomplete.
+    /// One log line, one xferlog line and the metrics for a finished file transfer: who, direction,
+    /// path, bytes, seconds, complete or incomplete. Listings are not file transfers.
     private func logTransfer(_ request: TransferRequest, _ outcome: TransferOutcome) {
-        let direction: String
+        let ascii: Bool
+        let incoming: Bool
         switch request.kind {
-        case .retrieve: direction = "out"
-        case .store: direction = "in"
+        case .retrieve(_, _, let isASCII): (incoming, ascii) = (false, isASCII)
+        case .store(_, let isASCII): (incoming, ascii) = (true, isASCII)
         case .listing: return
         }
-        let (bytes, status): (UInt64, String)
+        let bytes: UInt64
+        let result: Metrics.TransferResult
         switch outcome {
-        case .completed(let n): (bytes, status) = (n, "complete")
-        case .aborted(let n), .connectionLost(let n, _), .fileError(_, let n): (bytes, status) = (n, "incomplete")
-        case .dataConnectionFailed, .dataConnectionInsecure: (bytes, status) = (0, "incomplete")
+        case .completed(let n): (bytes, result) = (n, .complete)
+        case .aborted(let n): (bytes, result) = (n, .aborted)
+        case .connectionLost(let n, _), .fileError(_, let n): (bytes, result) = (n, .failed)
+        case .dataConnectionFailed, .dataConnectionInsecure: (bytes, result) = (0, .failed)
         }
+        let seconds = Int(MonotonicClock.seconds() - transferStart)
+        let direction = incoming ? "in" : "out"
+        let status = result == .complete ? "complete" : "incomplete"
         logger.info("transfer", metadata: [
-            "direction": "\(direction)", "path": "\(request.path)", "bytes": "\(bytes)",
-            "seconds": "\(MonotonicClock.seconds() - transferStart)", "status": "\(status)",
+            "direction": "\(direction)", "path": "\(request.path)", "bytes": "\(bytes)", "seconds": "\(seconds)", "status": "\(status)",
         ])
+        context.metrics.transfer(direction: direction, result: result, bytes: bytes)
+        context.xferlog?.record(XferLog.Entry(
+            seconds: seconds, remoteHost: peerAddress.description, bytes: bytes,
+            path: homePath == "/" ? request.path.description : homePath + request.path.description,
+            ascii: ascii, incoming: incoming, anonymous: session.account?.isAnonymous ?? false, user: session.account?.name ?? "-",
+            complete: result == .complete))
     }
 
     // MARK: the end
 
     private func peerClosed(_ reason: String?) {
         stream = nil
+        if handshaking { context.metrics.tlsHandshake(succeeded: false) }
         if let reason { logger.info("control connection lost", metadata: ["reason": "\(reason)"]) }
         // An upload already under way keeps what the client sent: let it run to its end of data
         // (bounded by the stall timeout), then end the session.

@@ -19,6 +19,7 @@ public final class FerryServer {
     private var signalWatchers: [EventWatcher] = []
     private var drainTimer: EventWatcher?
     private var drainDeadline: Int64 = 0
+    private var metricsEndpoint: HTTPEndpoint?
 
     /// Per-loop state: its listeners and open sessions.
     final class WorkerState {
@@ -59,7 +60,9 @@ public final class FerryServer {
         // Each session can hold four descriptors: control, passive listener, data socket, file.
         let fromBudget = max(1, (budget - 64) / 4)
         let maxSessions = min(configuration.maxSessions ?? fromBudget, fromBudget)
-        context = ServerContext(configuration: configuration, users: users, tls: tls, maxSessions: maxSessions, logger: logger)
+        let xferlog = try configuration.xferlogPath.map { path throws(StartupError) in try XferLog(path: path) }
+        context = ServerContext(configuration: configuration, users: users, tls: tls, xferlog: xferlog, maxSessions: maxSessions,
+                                logger: logger)
         let listeners = configuration.listen.map { ($0, false) } + configuration.implicitTLSListen.map { ($0, true) }
         for (address, _) in listeners {
             do {
@@ -69,7 +72,23 @@ public final class FerryServer {
             }
         }
         loops = (0..<max(1, configuration.workers)).map { EventLoop(name: "worker-\($0)") }
-        for loop in loops {
+        if let address = configuration.metricsListen {
+            do {
+                metricsEndpoint = try HTTPEndpoint(loop: mainLoop, host: address.host, port: address.port) { [context] path in
+                    switch path {
+                    case "/metrics":
+                        return .init(status: 200, contentType: "text/plain; version=0.0.4", body: context.metrics.render(openSessions: context.limiter.open))
+                    case "/healthz":
+                        return .init(status: 200, body: "ok\n")
+                    default:
+                        return .init(status: 404, body: "not found: try /metrics or /healthz\n")
+                    }
+                }
+            } catch {
+                throw StartupError("cannot serve metrics on \(address): \(error.reason)")
+            }
+        }
+        for (index, loop) in loops.enumerated() {
             let state = WorkerState()
             for (address, implicitTLS) in listeners {
                 let fd: Int32
@@ -79,7 +98,7 @@ public final class FerryServer {
                     throw StartupError("cannot listen on \(address): \(error.reason)")
                 }
                 state.listeners.append(Listener(loop: loop, fd: fd) { [context] fd, peer in
-                    FerryServer.accept(fd: fd, peer: peer, implicitTLS: implicitTLS, loop: loop, state: state, context: context)
+                    FerryServer.accept(fd: fd, peer: peer, implicitTLS: implicitTLS, loop: (loop, index), state: state, context: context)
                 })
             }
             workers.append(LoopBound(state, loop: loop))
@@ -88,14 +107,23 @@ public final class FerryServer {
 
     public var maxSessions: Int { context.limiter.maxTotal }
 
-    private static func accept(fd: Int32, peer: SocketAddress, implicitTLS: Bool, loop: EventLoop, state: WorkerState, context: ServerContext) {
+    private static func accept(fd: Int32, peer: SocketAddress, implicitTLS: Bool, loop: (EventLoop, index: Int), state: WorkerState,
+                               context: ServerContext) {
         let address = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
         let refusal = context.limiter.admit(address)
-        let connection = ControlConnection(loop: loop, context: context, fd: fd, peer: peer, implicitTLS: implicitTLS) { [unowned state] connection in
+        let connection = ControlConnection(loop: loop.0, context: context, fd: fd, peer: peer, implicitTLS: implicitTLS) { [unowned state] connection in
             state.sessions[ObjectIdentifier(connection)] = nil
-            if refusal == nil { context.limiter.release(connection.peerAddress) }
+            if refusal == nil {
+                context.limiter.release(connection.peerAddress)
+                context.metrics.sessionEnded(loop: loop.index)
+            }
         }
-        if refusal == nil { state.sessions[ObjectIdentifier(connection)] = connection }
+        if refusal == nil {
+            state.sessions[ObjectIdentifier(connection)] = connection
+            context.metrics.sessionStarted(loop: loop.index)
+        } else {
+            context.metrics.sessionRefused()
+        }
         connection.start(refusal: refusal)
     }
 
@@ -118,6 +146,10 @@ public final class FerryServer {
         for number in [SIGINT, SIGTERM] {
             signalWatchers.append(EventWatcher.signal(loop: mainLoop, number) { [unowned self] in self.beginShutdown() })
         }
+        signalWatchers.append(EventWatcher.signal(loop: mainLoop, SIGUSR1) { [context] in
+            context.xferlog?.reopen()
+            context.logger.notice("SIGUSR1: log files reopened")
+        })
         mainLoop.run()
         for loop in loops {
             loop.stop()

@@ -35,6 +35,10 @@ public struct ServerConfiguration: Sendable {
     public var tlsSessionReuseRequired = true
     public var tlsMinimumVersion = "1.2"
     public var tlsCiphers: String?
+    /// Serve Prometheus metrics at /metrics and a health check at /healthz here.
+    public var metricsListen: SocketAddress?
+    /// Write an xferlog line per transfer to this file.
+    public var xferlogPath: String?
 
     public init() {}
 }

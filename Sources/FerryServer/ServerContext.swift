@@ -12,9 +12,14 @@ public final class ServerContext: Sendable {
     public let policy: SessionPolicy
     /// Set when a certificate is configured.
     public let tls: TLSContext?
+    public let metrics: Metrics
+    public let xferlog: XferLog?
 
-    public init(configuration: ServerConfiguration, users: UsersFile?, tls: TLSContext?, maxSessions: Int, logger: Logger) {
+    public init(configuration: ServerConfiguration, users: UsersFile?, tls: TLSContext?, xferlog: XferLog?, maxSessions: Int,
+                logger: Logger) {
         self.tls = tls
+        self.xferlog = xferlog
+        metrics = Metrics(loops: max(1, configuration.workers))
         self.configuration = configuration
         authenticator = Authenticator(users: users, anonymousRoot: configuration.root)
         passivePorts = PassivePortAllocator(range: configuration.passivePorts)

@@ -51,6 +51,14 @@ struct Serve: ParsableCommand {
     var tlsMinVersion: String = "1.2"
     @Option(name: .customLong("tls-ciphers"), help: "OpenSSL cipher list (TLS 1.2) or ciphersuites (TLS 1.3) to allow.")
     var tlsCiphers: String?
+    @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus /metrics and /healthz at HOST:PORT.")
+    var metricsListen: String?
+    @Option(help: "Append a wu-ftpd/vsftpd-format xferlog line per transfer to FILE (SIGUSR1 reopens it).")
+    var xferlog: String?
+    @Option(name: .customLong("log-format"), help: "Server log on standard error: text or json (one object a line).")
+    var logFormat: String = "text"
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
 
     func validate() throws {
         for (name, value) in [("--idle-timeout", idleTimeout), ("--data-timeout", dataTimeout),
@@ -65,6 +73,10 @@ struct Serve: ParsableCommand {
             throw ValidationError("--tls-session-reuse must be required or optional")
         }
         guard tlsMinVersion == "1.2" || tlsMinVersion == "1.3" else { throw ValidationError("--tls-min-version must be 1.2 or 1.3") }
+        guard logFormat == "text" || logFormat == "json" else { throw ValidationError("--log-format must be text or json") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
     }
 
     func run() throws {
@@ -95,10 +107,19 @@ struct Serve: ParsableCommand {
         config.tlsSessionReuseRequired = tlsSessionReuse == "required"
         config.tlsMinimumVersion = tlsMinVersion
         config.tlsCiphers = tlsCiphers
+        config.metricsListen = try metricsListen.map(parseListen)
+        config.xferlogPath = xferlog.map(absolute)
 
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "ferry")
@@ -106,8 +127,13 @@ struct Serve: ParsableCommand {
         let who = users == nil ? "read-only to anonymous users" : (config.anonymous ? "to the users in \(users!) and anonymous users (read-only)" : "to the users in \(users!)")
         let urls = (config.listen.map { "ftp://\($0)/" } + config.implicitTLSListen.map { "ftps://\($0)/" }).joined(separator: " ")
         let security = tlsCert == nil ? "" : (requireTLS ? ", TLS required" : ", AUTH TLS offered")
-        print("Ferry serving \(config.root) \(who) at \(urls) (\(config.workers) workers, up to \(server.maxSessions) sessions\(security))")
-        fflush(stdout)
+        let banner = "Ferry serving \(config.root) \(who) at \(urls) (\(config.workers) workers, up to \(server.maxSessions) sessions\(security))"
+        if json {
+            logger.notice("\(banner)")
+        } else {
+            print(banner)
+            fflush(stdout)
+        }
         server.run()
     }
 
