@@ -44,6 +44,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FTPCoreTests", dependencies: ["FTPCore"]),
+        .testTarget(name: "FerryServerTests", dependencies: ["FerryServer"]),
         .testTarget(name: "FerryIntegrationTests", dependencies: ["FTPCore"]),
     ]
 )

@@ -39,6 +39,9 @@ public struct ServerConfiguration: Sendable {
     public var metricsListen: SocketAddress?
     /// Write an xferlog line per transfer to this file.
     public var xferlogPath: String?
+    /// Server log: "text" or "json"; and the lowest level written.
+    public var logFormat = "text"
+    public var logLevel = "info"
 
     public init() {}
 }

@@ -7,11 +7,11 @@ struct Ferry: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry",
         abstract: "A high-performance FTP server.",
-        subcommands: [Serve.self, User.self, Cert.self],
+        subcommands: [Serve.self, User.self, Cert.self, Config.self],
         defaultSubcommand: Serve.self
     )
 
-    /// Errors are one line (`ferry: error: ...`) that operators and scripts can read; help and
+    /// Errors are one line each (`ferry: error: ...`) that operators and scripts can read; help and
     /// version requests print as usual.
     static func main() {
         do {
@@ -20,8 +20,8 @@ struct Ferry: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
-            let text = message(for: error)
-            if !text.isEmpty { fputs("ferry: error: \(text)\n", stderr) }
+            // One line per problem (a config file can have several).
+            for line in message(for: error).split(separator: "\n") { fputs("ferry: error: \(line)\n", stderr) }
             Glibc.exit(code.rawValue)
         }
     }

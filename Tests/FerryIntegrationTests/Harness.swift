@@ -91,8 +91,10 @@ final class FerryProcess {
     /// With `users`, the scratch folder gets `Disk.makeUsers`' users file and `--users` points at it.
     /// With `tls`, `ferry cert self-signed` makes a certificate there and the server offers AUTH TLS;
     /// `implicitTLS` also opens an implicit FTPS port.
+    /// `configFile` (written by `prepare`, relative to the scratch folder) is passed as `--config`;
+    /// `environment` is added to the server's.
     init(_ arguments: [String] = [], host: String = "127.0.0.1", users: Bool = false, tls: Bool = false, implicitTLS: Bool = false,
-         prepare: (URL, URL) throws -> Void = { _, _ in }) throws {
+         prepare: (URL, URL) throws -> Void = { _, _ in }, configFile: String? = nil, environment: [String: String] = [:]) throws {
         self.host = host
         port = try FerryProcess.freePort(host: host)
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-it-\(UUID().uuidString)")
@@ -121,7 +123,9 @@ final class FerryProcess {
             implicitPort = try FerryProcess.freePort(host: host)
             args += ["--implicit-tls-listen", "\(host):\(implicitPort)"]
         }
+        if let configFile { args += ["--config", scratch.appendingPathComponent(configFile).path] }
         process.arguments = args + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = try FileHandle(forWritingTo: logURL)
         process.standardOutput = log
         process.standardError = log

@@ -1,0 +1,251 @@
+import FTPCore
+import FerryReactor
+import Glibc
+
+/// Every setting of `ferry serve`, one entry each: its config key (the flag's name), type, default
+/// and help. The config file, the command line and `FERRY_*` environment variables all go through
+/// here, so the three can never disagree on names or validation.
+public struct SettingSpec: Sendable {
+    public enum Kind: Sendable { case string, integer, boolean, list }
+    public let key: String
+    public let kind: Kind
+    /// The default as the example file writes it (nil: unset by default).
+    public let example: String?
+    /// For a setting unset by default: a value the example file shows, commented out.
+    public let sample: String?
+    public let help: String
+
+    /// `FERRY_MAX_SESSIONS` for `max-sessions`.
+    public var environmentName: String { "FERRY_" + key.uppercased().replacingAll("-", with: "_") }
+}
+
+public enum Settings {
+    public static let specs: [SettingSpec] = [
+        spec("root", .string, "\".\"", "Folder served to anonymous users."),
+        spec("listen", .list, "[\"127.0.0.1:2121\"]", "Control listeners, HOST:PORT or [IPv6]:PORT."),
+        spec("users", .string, nil, "Users file (see `ferry user`). Without it, anonymous read-only access is on.", sample: "\"/etc/ferry/users.txt\""),
+        spec("anonymous", .boolean, nil, "Allow anonymous read-only login (default: on without a users file, off with one).", sample: "true"),
+        spec("max-sessions", .integer, nil, "Sessions in total (default: what the descriptor limit allows).", sample: "1000"),
+        spec("max-sessions-per-ip", .integer, "64", "Sessions from one client address."),
+        spec("passive-ports", .string, nil, "Passive data port range, \"LO-HI\" (default: the kernel's ephemeral ports).", sample: "\"50000-50100\""),
+        spec("passive-address", .string, nil, "IPv4 address announced in PASV replies (NAT, load balancer).", sample: "\"203.0.113.10\""),
+        spec("workers", .integer, nil, "Event loops (default: number of cores).", sample: "2"),
+        spec("max-login-failures", .integer, "3", "Failed logins in one session before it is closed."),
+        spec("idle-timeout", .integer, "300", "Seconds a control connection may stay silent."),
+        spec("data-timeout", .integer, "30", "Seconds to wait for a data connection or a TLS handshake."),
+        spec("transfer-timeout", .integer, "60", "Seconds a transfer may make no progress."),
+        spec("shutdown-grace", .integer, "10", "Seconds SIGTERM waits for running transfers."),
+        spec("tls-cert", .string, nil, "PEM certificate (chain): enables AUTH TLS.", sample: "\"/etc/ferry/cert.pem\""),
+        spec("tls-key", .string, nil, "PEM private key for tls-cert.", sample: "\"/etc/ferry/key.pem\""),
+        spec("implicit-tls-listen", .list, "[]", "Implicit FTPS listeners (990 by convention)."),
+        spec("require-tls", .boolean, "false", "Refuse logins and data connections without TLS."),
+        spec("tls-session-reuse", .string, "\"required\"", "required or optional: TLS data connections resume the control session."),
+        spec("tls-min-version", .string, "\"1.2\"", "Lowest TLS version: 1.2 or 1.3."),
+        spec("tls-ciphers", .string, nil, "OpenSSL cipher list (TLS 1.2) or ciphersuites (TLS 1.3).", sample: "\"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256\""),
+        spec("metrics-listen", .string, nil, "Serve Prometheus /metrics and /healthz at HOST:PORT.", sample: "\"127.0.0.1:9121\""),
+        spec("xferlog", .string, nil, "Append an xferlog line per transfer to this file (SIGUSR1 reopens it).", sample: "\"/var/log/ferry/xferlog\""),
+        spec("log-format", .string, "\"text\"", "Server log on standard error: text or json."),
+        spec("log-level", .string, "\"info\"", "trace, debug, info, notice, warning, error or critical."),
+    ]
+
+    private static func spec(_ key: String, _ kind: SettingSpec.Kind, _ example: String?, _ help: String, sample: String? = nil) -> SettingSpec {
+        SettingSpec(key: key, kind: kind, example: example, sample: sample, help: help)
+    }
+
+    /// One setting and where it came from (`ferry.toml:3`, `--workers`, `FERRY_WORKERS`).
+    public struct Source: Sendable {
+        public let origin: String
+        public let value: SettingValue
+        public init(origin: String, value: SettingValue) {
+            self.origin = origin
+            self.value = value
+        }
+    }
+
+    /// Read a config file: its settings and every error (syntax, unknown keys, wrong types, bad values).
+    public static func load(file path: String) -> (settings: [String: Source], errors: [ConfigError]) {
+        guard let text = readText(path) else {
+            return ([:], [ConfigError("cannot read config file \(path): \(String(cString: strerror(errno)))")])
+        }
+        let (entries, parseErrors) = ConfigFile.parse(text, source: path)
+        var errors = parseErrors
+        var settings: [String: Source] = [:]
+        for entry in entries {
+            guard specs.contains(where: { $0.key == entry.key }) else {
+                errors.append(ConfigError("\(path):\(entry.line): unknown key \(entry.key) (`ferry config example` lists them all)"))
+                continue
+            }
+            settings[entry.key] = Source(origin: "\(path):\(entry.line): \(entry.key)", value: entry.value)
+        }
+        return (settings, errors)
+    }
+
+    /// The `FERRY_*` variables that name a setting (lists are comma-separated).
+    public static func fromEnvironment(_ environment: [String: String]) -> [String: Source] {
+        var settings: [String: Source] = [:]
+        for spec in specs {
+            guard let text = environment[spec.environmentName] else { continue }
+            let value: SettingValue
+            switch spec.kind {
+            case .list: value = .list(text.split(separator: ",").map { String($0).trimmingSpaces })
+            case .integer: value = Int(text).map(SettingValue.integer) ?? .string(text)
+            case .boolean: value = ["1", "true", "yes", "on"].contains(text.lowercased()) ? .boolean(true)
+                : (["0", "false", "no", "off"].contains(text.lowercased()) ? .boolean(false) : .string(text))
+            case .string: value = .string(text)
+            }
+            settings[spec.key] = Source(origin: spec.environmentName, value: value)
+        }
+        return settings
+    }
+
+    /// Layer the sources (later ones win: file, then flags, then environment), validate every
+    /// setting, and build the configuration, or return every error.
+    public static func build(_ layers: [[String: Source]]) throws(ConfigErrors) -> ServerConfiguration {
+        var merged: [String: Source] = [:]
+        for layer in layers { merged.merge(layer) { $1 } }
+        var config = ServerConfiguration()
+        config.workers = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        var errors: [ConfigError] = []
+        for spec in specs {
+            guard let source = merged[spec.key] else { continue }
+            do {
+                try apply(spec, source.value, to: &config)
+            } catch {
+                errors.append(ConfigError("\(source.origin): \(error.description)"))
+            }
+        }
+        if merged["anonymous"] == nil { config.anonymous = config.usersFile == nil }
+        guard errors.isEmpty else { throw ConfigErrors(errors: errors) }
+        return config
+    }
+
+    /// A commented file with every key at its default; `ferry config check` accepts it.
+    public static var example: String {
+        var out = "# Ferry configuration (TOML). Every key is also a `ferry serve --KEY` flag and a FERRY_KEY\n"
+            + "# environment variable; flags override this file and the environment overrides both.\n"
+        for spec in specs {
+            out += "\n# \(spec.help)\n"
+            out += spec.example.map { "\(spec.key) = \($0)\n" } ?? "# \(spec.key) = \(spec.sample ?? "\"\"")\n"
+        }
+        return out
+    }
+
+    // MARK: validation
+
+    private static func apply(_ spec: SettingSpec, _ value: SettingValue, to config: inout ServerConfiguration) throws(ConfigError) {
+        switch spec.key {
+        case "root": config.root = absolute(try string(value))
+        case "listen": config.listen = try list(value).map { text throws(ConfigError) in try parseListen(text) }
+        case "users": config.usersFile = try string(value)
+        case "anonymous": config.anonymous = try boolean(value)
+        case "max-sessions": config.maxSessions = try integer(value, atLeast: 1)
+        case "max-sessions-per-ip": config.maxSessionsPerIP = try integer(value, atLeast: 1)
+        case "passive-ports": config.passivePorts = try parsePortRange(try string(value))
+        case "passive-address":
+            let text = try string(value)
+            guard let address = IPAddress(text), address.isIPv4 else {
+                throw ConfigError("\(text) is not an IPv4 address (PASV can only announce IPv4)")
+            }
+            config.passiveAddress = address.description
+        case "workers": config.workers = try integer(value, atLeast: 1, atMost: 256)
+        case "max-login-failures": config.maxLoginFailures = try integer(value, atLeast: 1)
+        case "idle-timeout": config.idleTimeout = try integer(value, atLeast: 1)
+        case "data-timeout": config.dataConnectionTimeout = try integer(value, atLeast: 1)
+        case "transfer-timeout": config.transferStallTimeout = try integer(value, atLeast: 1)
+        case "shutdown-grace": config.shutdownGrace = try integer(value, atLeast: 0)
+        case "tls-cert": config.tlsCertificate = try string(value)
+        case "tls-key": config.tlsKey = try string(value)
+        case "implicit-tls-listen": config.implicitTLSListen = try list(value).map { text throws(ConfigError) in try parseListen(text) }
+        case "require-tls": config.requireTLS = try boolean(value)
+        case "tls-session-reuse": config.tlsSessionReuseRequired = try choice(value, ["required", "optional"]) == "required"
+        case "tls-min-version": config.tlsMinimumVersion = try choice(value, ["1.2", "1.3"])
+        case "tls-ciphers": config.tlsCiphers = try string(value)
+        case "metrics-listen": config.metricsListen = try parseListen(try string(value))
+        case "xferlog": config.xferlogPath = try string(value)
+        case "log-format": config.logFormat = try choice(value, ["text", "json"])
+        case "log-level": config.logLevel = try choice(value, ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        default: throw ConfigError("unknown setting")
+        }
+    }
+
+    private static func string(_ value: SettingValue) throws(ConfigError) -> String {
+        guard case .string(let text) = value, !text.isEmpty else { throw ConfigError("expected a non-empty string") }
+        return text
+    }
+
+    private static func list(_ value: SettingValue) throws(ConfigError) -> [String] {
+        switch value {
+        case .list(let items): return items
+        case .string(let text): return [text]
+        default: throw ConfigError("expected an array of strings")
+        }
+    }
+
+    private static func boolean(_ value: SettingValue) throws(ConfigError) -> Bool {
+        guard case .boolean(let flag) = value else { throw ConfigError("expected true or false") }
+        return flag
+    }
+
+    private static func integer(_ value: SettingValue, atLeast low: Int, atMost high: Int = Int.max) throws(ConfigError) -> Int {
+        guard case .integer(let number) = value else { throw ConfigError("expected a whole number") }
+        guard number >= low && number <= high else {
+            throw ConfigError(high == Int.max ? "must be at least \(low)" : "must be between \(low) and \(high)")
+        }
+        return number
+    }
+
+    private static func choice(_ value: SettingValue, _ allowed: [String]) throws(ConfigError) -> String {
+        let text = try string(value)
+        guard allowed.contains(text) else { throw ConfigError("must be one of \(allowed.joined(separator: ", "))") }
+        return text
+    }
+
+    /// `HOST:PORT` or `[IPv6]:PORT` with an IP literal and a port from 1 to 65535.
+    static func parseListen(_ text: String) throws(ConfigError) -> SocketAddress {
+        let host: Substring
+        let port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw ConfigError("\(text): use [IPv6]:PORT")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw ConfigError("\(text): use HOST:PORT") }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard let number = UInt16(port), number > 0 else { throw ConfigError("\(text): port must be 1-65535") }
+        guard let address = SocketAddress(host: String(host), port: number) else {
+            throw ConfigError("\(text): \(host) is not an IP address")
+        }
+        return address
+    }
+
+    static func parsePortRange(_ text: String) throws(ConfigError) -> ClosedRange<UInt16> {
+        let parts = text.split(separator: "-")
+        guard parts.count == 2, let low = UInt16(parts[0]), let high = UInt16(parts[1]), low >= 1024, low <= high else {
+            throw ConfigError("\(text): use LO-HI with 1024 <= LO <= HI <= 65535")
+        }
+        return low...high
+    }
+
+    static func absolute(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    private static func readText(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

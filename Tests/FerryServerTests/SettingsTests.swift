@@ -1,0 +1,81 @@
+import FerryServer
+import Testing
+
+@Suite struct ConfigFileTests {
+    @Test func parsesTheTOMLFerryUses() {
+        let text = """
+        # comment
+        root = "/srv/ftp"   # trailing comment
+        listen = ["127.0.0.1:21", '[::1]:21']
+        max-sessions = 1_000
+        require-tls = true
+        tls-ciphers = "A#B"
+        """
+        let (entries, errors) = ConfigFile.parse(text, source: "f.toml")
+        #expect(errors.isEmpty)
+        #expect(entries.map(\.key) == ["root", "listen", "max-sessions", "require-tls", "tls-ciphers"])
+        #expect(entries[1].value == .list(["127.0.0.1:21", "[::1]:21"]))
+        #expect(entries[2].value == .integer(1000) && entries[2].line == 4)
+        #expect(entries[4].value == .string("A#B"))
+    }
+
+    @Test func reportsEveryErrorWithItsLine() {
+        let text = """
+        root = /srv
+        [users]
+        workers = 2
+        workers = 3
+        listen = ["a",
+        name = "unterminated
+        """
+        let errors = ConfigFile.parse(text, source: "f.toml").errors.map(\.description)
+        #expect(errors.count == 5, "\(errors)")
+        #expect(errors.first?.hasPrefix("f.toml:1: root:") == true)
+        #expect(errors.contains { $0.hasPrefix("f.toml:2: tables") })
+        #expect(errors.contains { $0.hasPrefix("f.toml:4: workers is already set on line 3") })
+    }
+}
+
+@Suite struct SettingsTests {
+    func source(_ value: SettingValue, _ origin: String = "test") -> Settings.Source { .init(origin: origin, value: value) }
+
+    @Test func laterLayersWin() throws {
+        let file = ["workers": source(.integer(1)), "idle-timeout": source(.integer(10))]
+        let flags = ["workers": source(.integer(2))]
+        let environment = Settings.fromEnvironment(["FERRY_IDLE_TIMEOUT": "20", "FERRY_REQUIRE_TLS": "yes", "HOME": "/root"])
+        let config = try Settings.build([file, flags, environment])
+        #expect(config.workers == 2 && config.idleTimeout == 20 && config.requireTLS)
+    }
+
+    @Test func anonymousFollowsTheUsersFileUnlessSet() throws {
+        #expect(try Settings.build([[:]]).anonymous)
+        #expect(!(try Settings.build([["users": source(.string("/x"))]]).anonymous))
+        #expect(try Settings.build([["users": source(.string("/x")), "anonymous": source(.boolean(true))]]).anonymous)
+    }
+
+    @Test func badValuesNameTheirOrigin() {
+        let layer = [
+            "workers": source(.string("two"), "f.toml:3: workers"),
+            "passive-ports": source(.string("9-1"), "--passive-ports"),
+            "log-format": source(.string("xml"), "FERRY_LOG_FORMAT"),
+            "listen": source(.list(["nowhere"]), "f.toml:1: listen"),
+        ]
+        do {
+            _ = try Settings.build([layer])
+            Issue.record("accepted bad settings")
+        } catch {
+            let lines = error.errors.map(\.description)
+            #expect(lines.count == 4, "\(lines)")
+            #expect(lines.contains("f.toml:3: workers: expected a whole number"))
+            #expect(lines.contains { $0.hasPrefix("--passive-ports: 9-1") })
+            #expect(lines.contains("FERRY_LOG_FORMAT: must be one of text, json"))
+        }
+    }
+
+    @Test func everySettingHasAnExampleLine() {
+        let example = Settings.example
+        for spec in Settings.specs {
+            #expect(example.contains("\n\(spec.key) = ") || example.contains("\n# \(spec.key) = "), "\(spec.key)")
+        }
+    }
+}
