@@ -26,6 +26,7 @@ final class ControlConnection {
     private var idleTimer: EventWatcher?
     private var delayTimer: EventWatcher?
     private var handshakeTimer: EventWatcher?
+    private var loginTimer: EventWatcher?
     private var passive: PassiveListener?
     private var connector: ActiveConnector?
     private var connectTimer: EventWatcher?
@@ -81,6 +82,12 @@ final class ControlConnection {
         logger.info("session start")
         apply(session.greeting())
         armIdleTimer()
+        loginTimer = EventWatcher.timer(loop: loop) { [weak self] in
+            guard let self, self.session.account == nil else { return }
+            self.logger.info("login timeout")
+            self.apply(self.session.shutdown("Login timeout: closing control connection."))
+        }
+        loginTimer?.schedule(timeoutMilliseconds: context.configuration.loginTimeout * 1000)
     }
 
     // MARK: input
@@ -196,6 +203,9 @@ final class ControlConnection {
         case .rejected:
             context.metrics.login(succeeded: false)
             logger.notice("login failed", metadata: ["user": "\(user)"])
+            if let seconds = context.bans.failed(peerAddress, now: MonotonicClock.seconds()) {
+                logger.warning("address banned after repeated failed logins", metadata: ["seconds": "\(seconds)"])
+            }
             // Hold the 530 back: growing delays make password guessing slow.
             delayTimer = EventWatcher.timer(loop: loop) { [weak self] in
                 guard let self else { return }
@@ -214,6 +224,9 @@ final class ControlConnection {
             logger[metadataKey: "user"] = "\(account.name)"
             logger.info("login ok", metadata: ["home": "\(home)", "readOnly": "\(account.readOnly)"])
             context.metrics.login(succeeded: true)
+            context.bans.succeeded(peerAddress)
+            loginTimer?.cancel()
+            loginTimer = nil
             homePath = home
             apply(session.loginSucceeded(account, fileSystem: fileSystem))
         } catch {
@@ -412,6 +425,7 @@ final class ControlConnection {
         idleTimer?.cancel()
         delayTimer?.cancel()
         handshakeTimer?.cancel()
+        loginTimer?.cancel()
         logger.info("session end")
         let onEnd = self.onEnd
         self.onEnd = nil

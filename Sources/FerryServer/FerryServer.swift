@@ -110,7 +110,12 @@ public final class FerryServer {
     private static func accept(fd: Int32, peer: SocketAddress, implicitTLS: Bool, loop: (EventLoop, index: Int), state: WorkerState,
                                context: ServerContext) {
         let address = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
-        let refusal = context.limiter.admit(address)
+        var refusal: String?
+        if let remaining = context.bans.remainingBan(address, now: MonotonicClock.seconds()) {
+            refusal = "Too many failed logins from your address: try again in \(remaining) seconds."
+        } else {
+            refusal = context.limiter.admit(address)
+        }
         let connection = ControlConnection(loop: loop.0, context: context, fd: fd, peer: peer, implicitTLS: implicitTLS) { [unowned state] connection in
             state.sessions[ObjectIdentifier(connection)] = nil
             if refusal == nil {

@@ -16,6 +16,11 @@ public struct ServerConfiguration: Sendable {
     public var passiveAddress: String?
     public var workers: Int = 1
     public var maxLoginFailures: Int = 3
+    /// Failed logins from one address (in any sessions) before it is banned for `banSeconds`.
+    public var maxFailedLoginsPerIP: Int = 10
+    public var banSeconds: Int = 600
+    /// Seconds a new session has to log in.
+    public var loginTimeout: Int = 60
     /// Seconds a logged-in control connection may stay silent (not counting running transfers).
     public var idleTimeout: Int = 300
     /// Seconds to wait for a data connection to be accepted or to connect.

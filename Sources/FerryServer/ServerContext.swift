@@ -13,6 +13,7 @@ public final class ServerContext: Sendable {
     /// Set when a certificate is configured.
     public let tls: TLSContext?
     public let metrics: Metrics
+    public let bans: LoginBans
     public let xferlog: XferLog?
 
     public init(configuration: ServerConfiguration, users: UsersFile?, tls: TLSContext?, xferlog: XferLog?, maxSessions: Int,
@@ -20,6 +21,7 @@ public final class ServerContext: Sendable {
         self.tls = tls
         self.xferlog = xferlog
         metrics = Metrics(loops: max(1, configuration.workers))
+        bans = LoginBans(maxFailures: configuration.maxFailedLoginsPerIP, banSeconds: configuration.banSeconds)
         self.configuration = configuration
         authenticator = Authenticator(users: users, anonymousRoot: configuration.root)
         passivePorts = PassivePortAllocator(range: configuration.passivePorts)

@@ -31,6 +31,9 @@ public enum Settings {
         spec("passive-address", .string, nil, "IPv4 address announced in PASV replies (NAT, load balancer).", sample: "\"203.0.113.10\""),
         spec("workers", .integer, nil, "Event loops (default: number of cores).", sample: "2"),
         spec("max-login-failures", .integer, "3", "Failed logins in one session before it is closed."),
+        spec("max-failed-logins-per-ip", .integer, "10", "Failed logins from one address before it is banned for ban-time."),
+        spec("ban-time", .integer, "600", "Seconds an address stays banned after too many failed logins."),
+        spec("login-timeout", .integer, "60", "Seconds a new session has to log in."),
         spec("idle-timeout", .integer, "300", "Seconds a control connection may stay silent."),
         spec("data-timeout", .integer, "30", "Seconds to wait for a data connection or a TLS handshake."),
         spec("transfer-timeout", .integer, "60", "Seconds a transfer may make no progress."),
@@ -149,6 +152,9 @@ public enum Settings {
             config.passiveAddress = address.description
         case "workers": config.workers = try integer(value, atLeast: 1, atMost: 256)
         case "max-login-failures": config.maxLoginFailures = try integer(value, atLeast: 1)
+        case "max-failed-logins-per-ip": config.maxFailedLoginsPerIP = try integer(value, atLeast: 1)
+        case "ban-time": config.banSeconds = try integer(value, atLeast: 1)
+        case "login-timeout": config.loginTimeout = try integer(value, atLeast: 1)
         case "idle-timeout": config.idleTimeout = try integer(value, atLeast: 1)
         case "data-timeout": config.dataConnectionTimeout = try integer(value, atLeast: 1)
         case "transfer-timeout": config.transferStallTimeout = try integer(value, atLeast: 1)

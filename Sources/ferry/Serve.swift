@@ -34,6 +34,12 @@ struct Serve: ParsableCommand {
     var workers: Int?
     @Option(name: .customLong("max-login-failures"), help: "Failed logins in one session before it is closed (default: 3).")
     var maxLoginFailures: Int?
+    @Option(name: .customLong("max-failed-logins-per-ip"), help: "Failed logins from one address before it is banned (default: 10).")
+    var maxFailedLoginsPerIP: Int?
+    @Option(name: .customLong("ban-time"), help: "Seconds an address stays banned after too many failed logins (default: 600).")
+    var banTime: Int?
+    @Option(name: .customLong("login-timeout"), help: "Seconds a new session has to log in (default: 60).")
+    var loginTimeout: Int?
     @Option(name: .customLong("idle-timeout"), help: "Seconds a control connection may stay silent (default: 300).")
     var idleTimeout: Int?
     @Option(name: .customLong("data-timeout"), help: "Seconds to wait for a data connection or TLS handshake (default: 30).")
@@ -79,6 +85,9 @@ struct Serve: ParsableCommand {
         put("passive-address", passiveAddress.map(SettingValue.string))
         put("workers", workers.map(SettingValue.integer))
         put("max-login-failures", maxLoginFailures.map(SettingValue.integer))
+        put("max-failed-logins-per-ip", maxFailedLoginsPerIP.map(SettingValue.integer))
+        put("ban-time", banTime.map(SettingValue.integer))
+        put("login-timeout", loginTimeout.map(SettingValue.integer))
         put("idle-timeout", idleTimeout.map(SettingValue.integer))
         put("data-timeout", dataTimeout.map(SettingValue.integer))
         put("transfer-timeout", transferTimeout.map(SettingValue.integer))

@@ -28,8 +28,16 @@ import Testing
         #expect(badFlag.stderr.contains("--passive-ports") && badFlag.stderr.split(separator: "\n").count == 1, "\(badFlag.stderr)")
         let unknownFlag = try Tool.run(FerryProcess.binary, ["serve", "--no-such-flag"])
         #expect(unknownFlag.status != 0 && unknownFlag.stderr.split(separator: "\n").count == 1, "\(unknownFlag.stderr)")
+        // Every config key is a flag too.
         let help = try Tool.run(FerryProcess.binary, ["serve", "--help"])
-        #expect(help.status == 0 && help.stdout.contains("--passive-ports"))
+        let example = try Tool.run(FerryProcess.binary, ["config", "example"])
+        let keys = example.stdout.split(separator: "\n").compactMap { line -> String? in
+            let text = line.hasPrefix("# ") ? line.dropFirst(2) : line[...]
+            guard let equals = text.range(of: " = ") else { return nil }
+            return String(text[..<equals.lowerBound])
+        }
+        #expect(keys.count > 20)
+        for key in keys { #expect(help.stdout.contains("--\(key) ") || help.stdout.contains("--\(key)\n"), "--\(key)") }
 
         let badListen = try Tool.run(FerryProcess.binary, ["serve", "--listen", "nowhere"])
         #expect(badListen.status != 0 && badListen.stderr.contains("HOST:PORT"))
@@ -109,6 +117,28 @@ c = ftplib.FTP(); c.connect(HOST, PORT, timeout=10); c.login(); c.quit()
 print("ok")
 """#, server: perIP)
         #expect(second.status == 0, "\(second.stderr)\n\(perIP.log)")
+    }
+
+    @Test func bansAfterRepeatedFailuresAndLoginTimeout() throws {
+        let server = try FerryProcess(["--max-failed-logins-per-ip", "3", "--ban-time", "2", "--login-timeout", "1"], users: true)
+        let result = try Tool.python(FtplibTests.prelude + #"""
+for attempt in range(3):
+    f = ftplib.FTP(); f.connect(HOST, PORT, timeout=10)
+    expect_error("530", f.login, "alice", "wrong")
+    f.close()
+# banned now: refused at once with the time left
+r = expect_error("421", ftplib.FTP().connect, HOST, PORT, 10)
+assert "try again in" in r, r
+time.sleep(2.2)
+f = ftplib.FTP(); f.connect(HOST, PORT, timeout=10); f.login("alice", "secret"); f.quit()
+# --login-timeout: a session that never logs in is closed
+s = socket.create_connection((HOST, PORT), timeout=10); s.recv(200)
+t = time.time(); r = s.recv(200); assert r.startswith(b"421"), r
+assert time.time() - t < 4
+print("ok")
+"""#, server: server)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
+        #expect(server.log.contains("address banned") && server.log.contains("seconds=2"))
     }
 
     @Test func dataConnectionAndStallTimeouts() throws {

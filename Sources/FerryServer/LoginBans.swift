@@ -1,0 +1,55 @@
+import FTPCore
+import Synchronization
+
+/// Temporary bans of client addresses after repeated failed logins, across all sessions and loops.
+/// Failures older than the ban time are forgotten; a successful login clears the count.
+public final class LoginBans: Sendable {
+    private struct Record {
+        var failures = 0
+        var lastFailure: Int64 = 0
+        var bannedUntil: Int64 = 0
+    }
+
+    private let records = Mutex<[IPAddress: Record]>([:])
+    private let maxFailures: Int
+    private let banSeconds: Int64
+
+    public init(maxFailures: Int, banSeconds: Int) {
+        self.maxFailures = maxFailures
+        self.banSeconds = Int64(banSeconds)
+    }
+
+    /// Seconds `address` stays banned, or nil when it may connect.
+    public func remainingBan(_ address: IPAddress, now: Int64) -> Int64? {
+        records.withLock { records in
+            guard let record = records[address], record.bannedUntil > now else { return nil }
+            return record.bannedUntil - now
+        }
+    }
+
+    /// Count a failure; returns the ban's length when this failure started one.
+    public func failed(_ address: IPAddress, now: Int64) -> Int64? {
+        records.withLock { records in
+            var record = records[address] ?? Record()
+            if now - record.lastFailure > banSeconds { record.failures = 0 }
+            record.failures += 1
+            record.lastFailure = now
+            var started: Int64?
+            if record.failures >= maxFailures {
+                record.bannedUntil = now + banSeconds
+                record.failures = 0
+                started = banSeconds
+            }
+            records[address] = record
+            // Keep the table small: forget addresses with nothing left to remember.
+            if records.count > 10_000 {
+                records = records.filter { $0.value.bannedUntil > now || now - $0.value.lastFailure <= banSeconds }
+            }
+            return started
+        }
+    }
+
+    public func succeeded(_ address: IPAddress) {
+        _ = records.withLock { $0.removeValue(forKey: address) }
+    }
+}
