@@ -10,9 +10,13 @@ public struct StartupError: Error, CustomStringConvertible {
 }
 
 /// The running server: one event loop per worker thread, each with its own SO_REUSEPORT listener on
-/// every address, so the kernel spreads sessions over the cores; the main thread handles signals.
+/// every address, so the kernel spreads sessions over the cores; the main thread handles signals
+/// (SIGTERM/SIGINT drain, SIGHUP reload, SIGUSR1 reopen logs) and the metrics endpoint.
 public final class FerryServer {
-    private let context: ServerContext
+    private let current: CurrentContext
+    private var context: ServerContext { current.value }
+    private let reload: (@Sendable () throws -> ServerConfiguration)?
+    private let descriptorBudget: Int
     private let loops: [EventLoop]
     private let mainLoop = EventLoop(name: "main")
     private var workers: [LoopBound<WorkerState>] = []
@@ -28,41 +32,14 @@ public final class FerryServer {
     }
 
     /// Validate the configuration and bind every listener (so a busy port fails before start-up ends).
-    public init(configuration: ServerConfiguration, logger: Logger) throws {
+    /// `reload` rebuilds the configuration from its sources for SIGHUP.
+    public init(configuration: ServerConfiguration, logger: Logger, reload: (@Sendable () throws -> ServerConfiguration)? = nil) throws {
         EventLoop.prepareProcess()
-        var root = stat()
-        guard stat(configuration.root, &root) == 0, root.st_mode & S_IFMT == S_IFDIR else {
-            throw StartupError("root folder \(configuration.root) is not a readable directory: \(String(cString: strerror(errno == 0 ? ENOTDIR : errno)))")
-        }
-        do {
-            try JailedFileSystem(homePath: configuration.root).checkKernelSupport()
-        } catch {
-            throw StartupError("cannot confine file access to \(configuration.root): \(error)")
-        }
-        let users = try configuration.usersFile.map { path throws(UsersFileError) in try UsersFile.load(path: path) }
-        var tls: TLSContext?
-        switch (configuration.tlsCertificate, configuration.tlsKey) {
-        case let (certificate?, key?):
-            do {
-                tls = try TLSContext(certificateFile: certificate, keyFile: key, minimumVersion: configuration.tlsMinimumVersion,
-                                     ciphers: configuration.tlsCiphers)
-            } catch {
-                throw StartupError(error.description)
-            }
-        case (nil, nil):
-            if configuration.requireTLS || !configuration.implicitTLSListen.isEmpty {
-                throw StartupError("--require-tls and --implicit-tls-listen need --tls-cert and --tls-key")
-            }
-        default:
-            throw StartupError("--tls-cert and --tls-key go together: give both")
-        }
-        let budget = FerryServer.raiseDescriptorLimit()
-        // Each session can hold four descriptors: control, passive listener, data socket, file.
-        let fromBudget = max(1, (budget - 64) / 4)
-        let maxSessions = min(configuration.maxSessions ?? fromBudget, fromBudget)
-        let xferlog = try configuration.xferlogPath.map { path throws(StartupError) in try XferLog(path: path) }
-        context = ServerContext(configuration: configuration, users: users, tls: tls, xferlog: xferlog, maxSessions: maxSessions,
-                                logger: logger)
+        self.reload = reload
+        descriptorBudget = FerryServer.raiseDescriptorLimit()
+        let current = CurrentContext(try ServerContext(configuration: configuration, descriptorBudget: descriptorBudget, logger: logger,
+                                                       previous: nil))
+        self.current = current
         let listeners = configuration.listen.map { ($0, false) } + configuration.implicitTLSListen.map { ($0, true) }
         for (address, _) in listeners {
             do {
@@ -74,9 +51,10 @@ public final class FerryServer {
         loops = (0..<max(1, configuration.workers)).map { EventLoop(name: "worker-\($0)") }
         if let address = configuration.metricsListen {
             do {
-                metricsEndpoint = try HTTPEndpoint(loop: mainLoop, host: address.host, port: address.port) { [context] path in
+                metricsEndpoint = try HTTPEndpoint(loop: mainLoop, host: address.host, port: address.port) { path in
                     switch path {
                     case "/metrics":
+                        let context = current.value
                         return .init(status: 200, contentType: "text/plain; version=0.0.4", body: context.metrics.render(openSessions: context.limiter.open))
                     case "/healthz":
                         return .init(status: 200, body: "ok\n")
@@ -97,8 +75,8 @@ public final class FerryServer {
                 } catch {
                     throw StartupError("cannot listen on \(address): \(error.reason)")
                 }
-                state.listeners.append(Listener(loop: loop, fd: fd) { [context] fd, peer in
-                    FerryServer.accept(fd: fd, peer: peer, implicitTLS: implicitTLS, loop: (loop, index), state: state, context: context)
+                state.listeners.append(Listener(loop: loop, fd: fd) { fd, peer in
+                    FerryServer.accept(fd: fd, peer: peer, implicitTLS: implicitTLS, loop: (loop, index), state: state, context: current.value)
                 })
             }
             workers.append(LoopBound(state, loop: loop))
@@ -151,14 +129,40 @@ public final class FerryServer {
         for number in [SIGINT, SIGTERM] {
             signalWatchers.append(EventWatcher.signal(loop: mainLoop, number) { [unowned self] in self.beginShutdown() })
         }
-        signalWatchers.append(EventWatcher.signal(loop: mainLoop, SIGUSR1) { [context] in
-            context.xferlog?.reopen()
-            context.logger.notice("SIGUSR1: log files reopened")
+        signalWatchers.append(EventWatcher.signal(loop: mainLoop, SIGUSR1) { [current] in
+            current.value.xferlog?.reopen()
+            current.value.logger.notice("SIGUSR1: log files reopened")
         })
+        signalWatchers.append(EventWatcher.signal(loop: mainLoop, SIGHUP) { [unowned self] in self.reloadConfiguration() })
         mainLoop.run()
         for loop in loops {
             loop.stop()
             loop.join()
+        }
+    }
+
+    /// SIGHUP: read the configuration, users file and certificate again; new sessions get them,
+    /// running ones keep theirs. A configuration that does not load is refused and logged, and the
+    /// old one keeps serving. Listeners, workers and logging need a restart to change.
+    private func reloadConfiguration() {
+        let old = context
+        guard let reload else { return old.logger.notice("SIGHUP: nothing to reload") }
+        do {
+            let configuration = try reload()
+            let fresh = try ServerContext(configuration: configuration, descriptorBudget: descriptorBudget, logger: old.logger, previous: old)
+            current.value = fresh
+            let before = old.configuration
+            for (setting, changed) in [("listen", before.listen.map(\.description) != configuration.listen.map(\.description)),
+                                       ("implicit-tls-listen", before.implicitTLSListen.map(\.description) != configuration.implicitTLSListen.map(\.description)),
+                                       ("workers", before.workers != configuration.workers),
+                                       ("metrics-listen", before.metricsListen?.description != configuration.metricsListen?.description),
+                                       ("log-format", before.logFormat != configuration.logFormat),
+                                       ("log-level", before.logLevel != configuration.logLevel)] where changed {
+                old.logger.warning("SIGHUP: \(setting) changed; restart Ferry to apply it")
+            }
+            old.logger.notice("SIGHUP: configuration reloaded; new sessions use it")
+        } catch {
+            old.logger.error("SIGHUP: configuration refused, the previous one stays in force: \(error)")
         }
     }
 

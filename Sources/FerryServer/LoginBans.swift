@@ -10,13 +10,21 @@ public final class LoginBans: Sendable {
         var bannedUntil: Int64 = 0
     }
 
+    private struct Limits {
+        var maxFailures: Int
+        var banSeconds: Int64
+    }
+
     private let records = Mutex<[IPAddress: Record]>([:])
-    private let maxFailures: Int
-    private let banSeconds: Int64
+    private let limits: Mutex<Limits>
 
     public init(maxFailures: Int, banSeconds: Int) {
-        self.maxFailures = maxFailures
-        self.banSeconds = Int64(banSeconds)
+        limits = Mutex(Limits(maxFailures: maxFailures, banSeconds: Int64(banSeconds)))
+    }
+
+    /// New limits (a reload); bans already in force run their course.
+    public func setLimits(maxFailures: Int, banSeconds: Int) {
+        limits.withLock { $0 = Limits(maxFailures: maxFailures, banSeconds: Int64(banSeconds)) }
     }
 
     /// Seconds `address` stays banned, or nil when it may connect.
@@ -29,7 +37,8 @@ public final class LoginBans: Sendable {
 
     /// Count a failure; returns the ban's length when this failure started one.
     public func failed(_ address: IPAddress, now: Int64) -> Int64? {
-        records.withLock { records in
+        let (maxFailures, banSeconds) = limits.withLock { ($0.maxFailures, $0.banSeconds) }
+        return records.withLock { records in
             var record = records[address] ?? Record()
             if now - record.lastFailure > banSeconds { record.failures = 0 }
             record.failures += 1

@@ -1,8 +1,12 @@
 import FTPCore
 import FerryReactor
+import Glibc
 import Logging
+import Synchronization
 
-/// What every loop shares: configuration, logins, passive ports, session counts and the log.
+/// What every loop shares for the sessions it starts: configuration, logins, TLS, passive ports,
+/// session counts, bans, metrics and logs. A reload (SIGHUP) builds a new one for new sessions;
+/// running sessions keep theirs, so their TLS sessions stay resumable with the old certificate.
 public final class ServerContext: Sendable {
     public let configuration: ServerConfiguration
     public let authenticator: Authenticator
@@ -16,18 +20,77 @@ public final class ServerContext: Sendable {
     public let bans: LoginBans
     public let xferlog: XferLog?
 
-    public init(configuration: ServerConfiguration, users: UsersFile?, tls: TLSContext?, xferlog: XferLog?, maxSessions: Int,
-                logger: Logger) {
-        self.tls = tls
-        self.xferlog = xferlog
-        metrics = Metrics(loops: max(1, configuration.workers))
-        bans = LoginBans(maxFailures: configuration.maxFailedLoginsPerIP, banSeconds: configuration.banSeconds)
+    /// Load what `configuration` names (users file, certificate, xferlog). With `previous`, the
+    /// counters that must survive a reload (sessions, bans, metrics) carry over with the new limits.
+    public init(configuration: ServerConfiguration, descriptorBudget: Int, logger: Logger, previous: ServerContext?) throws(StartupError) {
+        var root = stat()
+        guard stat(configuration.root, &root) == 0, root.st_mode & S_IFMT == S_IFDIR else {
+            throw StartupError("root folder \(configuration.root) is not a readable directory: \(String(cString: strerror(errno == 0 ? ENOTDIR : errno)))")
+        }
+        do {
+            try JailedFileSystem(homePath: configuration.root).checkKernelSupport()
+        } catch {
+            throw StartupError("cannot confine file access to \(configuration.root): \(error)")
+        }
+        let users: UsersFile?
+        do {
+            users = try configuration.usersFile.map { path throws(UsersFileError) in try UsersFile.load(path: path) }
+        } catch {
+            throw StartupError(error.description)
+        }
+        switch (configuration.tlsCertificate, configuration.tlsKey) {
+        case let (certificate?, key?):
+            do {
+                tls = try TLSContext(certificateFile: certificate, keyFile: key, minimumVersion: configuration.tlsMinimumVersion,
+                                     ciphers: configuration.tlsCiphers)
+            } catch {
+                throw StartupError(error.description)
+            }
+        case (nil, nil):
+            if configuration.requireTLS || !configuration.implicitTLSListen.isEmpty {
+                throw StartupError("--require-tls and --implicit-tls-listen need --tls-cert and --tls-key")
+            }
+            tls = nil
+        default:
+            throw StartupError("--tls-cert and --tls-key go together: give both")
+        }
+        if let old = previous?.xferlog, old.path == configuration.xferlogPath {
+            xferlog = old
+        } else {
+            xferlog = try configuration.xferlogPath.map { path throws(StartupError) in try XferLog(path: path) }
+        }
+        // Each session can hold four descriptors: control, passive listener, data socket, file.
+        let fromBudget = max(1, (descriptorBudget - 64) / 4)
+        let maxSessions = min(configuration.maxSessions ?? fromBudget, fromBudget)
+        if let previous {
+            limiter = previous.limiter
+            limiter.setLimits(maxTotal: maxSessions, maxPerAddress: configuration.maxSessionsPerIP)
+            bans = previous.bans
+            bans.setLimits(maxFailures: configuration.maxFailedLoginsPerIP, banSeconds: configuration.banSeconds)
+            metrics = previous.metrics
+        } else {
+            limiter = SessionLimiter(maxTotal: maxSessions, maxPerAddress: configuration.maxSessionsPerIP)
+            bans = LoginBans(maxFailures: configuration.maxFailedLoginsPerIP, banSeconds: configuration.banSeconds)
+            metrics = Metrics(loops: max(1, configuration.workers))
+        }
+        passivePorts = previous.flatMap { $0.configuration.passivePorts == configuration.passivePorts ? $0.passivePorts : nil }
+            ?? PassivePortAllocator(range: configuration.passivePorts)
         self.configuration = configuration
         authenticator = Authenticator(users: users, anonymousRoot: configuration.root)
-        passivePorts = PassivePortAllocator(range: configuration.passivePorts)
-        limiter = SessionLimiter(maxTotal: maxSessions, maxPerAddress: configuration.maxSessionsPerIP)
         self.logger = logger
         policy = SessionPolicy(anonymousAllowed: configuration.anonymous, maxLoginFailures: configuration.maxLoginFailures,
                                tlsAvailable: tls != nil, requireTLS: configuration.requireTLS)
+    }
+}
+
+/// The context new sessions get; swapped whole by a reload.
+final class CurrentContext: Sendable {
+    private let context: Mutex<ServerContext>
+
+    init(_ context: ServerContext) { self.context = Mutex(context) }
+
+    var value: ServerContext {
+        get { context.withLock { $0 } }
+        set { context.withLock { $0 = newValue } }
     }
 }

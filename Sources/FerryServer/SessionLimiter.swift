@@ -6,23 +6,32 @@ public final class SessionLimiter: Sendable {
     private struct Counts {
         var total = 0
         var perAddress: [IPAddress: Int] = [:]
+        var maxTotal: Int
+        var maxPerAddress: Int
     }
 
-    public let maxTotal: Int
-    public let maxPerAddress: Int
-    private let counts = Mutex(Counts())
+    private let counts: Mutex<Counts>
 
     public init(maxTotal: Int, maxPerAddress: Int) {
-        self.maxTotal = maxTotal
-        self.maxPerAddress = maxPerAddress
+        counts = Mutex(Counts(maxTotal: maxTotal, maxPerAddress: maxPerAddress))
     }
+
+    /// New limits (a reload); sessions already open stay.
+    public func setLimits(maxTotal: Int, maxPerAddress: Int) {
+        counts.withLock {
+            $0.maxTotal = maxTotal
+            $0.maxPerAddress = maxPerAddress
+        }
+    }
+
+    public var maxTotal: Int { counts.withLock { $0.maxTotal } }
 
     /// Take a slot for `address`, or say why not (the 421 text).
     public func admit(_ address: IPAddress) -> String? {
         counts.withLock { counts in
-            if counts.total >= maxTotal { return "Too many sessions (\(maxTotal)); try again later." }
+            if counts.total >= counts.maxTotal { return "Too many sessions (\(counts.maxTotal)); try again later." }
             let mine = counts.perAddress[address, default: 0]
-            if mine >= maxPerAddress { return "Too many sessions from your address (\(maxPerAddress)); try again later." }
+            if mine >= counts.maxPerAddress { return "Too many sessions from your address (\(counts.maxPerAddress)); try again later." }
             counts.total += 1
             counts.perAddress[address] = mine + 1
             return nil

@@ -106,14 +106,16 @@ struct Serve: ParsableCommand {
         return given.reduce(into: [:]) { $0[$1.key] = Settings.Source(origin: "--\($1.key)", value: $1.value) }
     }
 
-    func run() throws {
+    /// The configuration from the file (if any), then the flags, then the environment. SIGHUP runs
+    /// this again: the file and the environment are read anew, the flags stay as given.
+    private static func resolve(file: String?, flags: [String: Settings.Source]) throws -> ServerConfiguration {
         var layers: [[String: Settings.Source]] = []
-        if let config {
-            let (settings, errors) = Settings.load(file: config)
+        if let file {
+            let (settings, errors) = Settings.load(file: file)
             if !errors.isEmpty { throw ConfigErrors(errors: errors) }
             layers.append(settings)
         }
-        layers.append(flagSettings)
+        layers.append(flags)
         var environment: [String: String] = [:]
         var entry = environ
         while let pointer = entry.pointee {
@@ -122,7 +124,13 @@ struct Serve: ParsableCommand {
             entry += 1
         }
         layers.append(Settings.fromEnvironment(environment))
-        let configuration = try Settings.build(layers)
+        return try Settings.build(layers)
+    }
+
+    func run() throws {
+        let file = config
+        let flags = flagSettings
+        let configuration = try Serve.resolve(file: file, flags: flags)
 
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         let json = configuration.logFormat == "json"
@@ -137,7 +145,7 @@ struct Serve: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "ferry")
-        let server = try FerryServer(configuration: configuration, logger: logger)
+        let server = try FerryServer(configuration: configuration, logger: logger) { try Serve.resolve(file: file, flags: flags) }
         logBanner(configuration, server: server, logger: logger, json: json)
         server.run()
     }
