@@ -81,6 +81,11 @@ public final class FerryServer {
             }
             workers.append(LoopBound(state, loop: loop))
         }
+        // Everything privileged (ports, log files, certificate) is open: drop root before any thread starts.
+        if let user = configuration.runAs {
+            try Privileges.drop(to: user)
+            logger.notice("running as \(user)", metadata: ["uid": "\(getuid())"])
+        }
     }
 
     public var maxSessions: Int { context.limiter.maxTotal }

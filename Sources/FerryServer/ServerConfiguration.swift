@@ -44,6 +44,8 @@ public struct ServerConfiguration: Sendable {
     public var metricsListen: SocketAddress?
     /// Write an xferlog line per transfer to this file.
     public var xferlogPath: String?
+    /// Drop to this user once the ports are bound (when started as root).
+    public var runAs: String?
     /// Server log: "text" or "json"; and the lowest level written.
     public var logFormat = "text"
     public var logLevel = "info"

@@ -47,6 +47,7 @@ public enum Settings {
         spec("tls-ciphers", .string, nil, "OpenSSL cipher list (TLS 1.2) or ciphersuites (TLS 1.3).", sample: "\"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256\""),
         spec("metrics-listen", .string, nil, "Serve Prometheus /metrics and /healthz at HOST:PORT.", sample: "\"127.0.0.1:9121\""),
         spec("xferlog", .string, nil, "Append an xferlog line per transfer to this file (SIGUSR1 reopens it).", sample: "\"/var/log/ferry/xferlog\""),
+        spec("run-as", .string, nil, "Drop from root to this user once the ports are bound.", sample: "ferry"),
         spec("log-format", .string, "\"text\"", "Server log on standard error: text or json."),
         spec("log-level", .string, "\"info\"", "trace, debug, info, notice, warning, error or critical."),
     ]
@@ -168,6 +169,7 @@ public enum Settings {
         case "tls-ciphers": config.tlsCiphers = try string(value)
         case "metrics-listen": config.metricsListen = try parseListen(try string(value))
         case "xferlog": config.xferlogPath = try string(value)
+        case "run-as": config.runAs = try string(value)
         case "log-format": config.logFormat = try choice(value, ["text", "json"])
         case "log-level": config.logLevel = try choice(value, ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         default: throw ConfigError("unknown setting")

@@ -107,10 +107,17 @@ public struct UsersFile: Sendable {
     }
 
     /// Write to `path` atomically: a reader sees the old file or the new one, never half of either.
+    /// A new file gets mode 0600; a replaced one keeps its mode, owner and group (so a service user
+    /// that was given read access keeps it).
     public func save(to path: String) throws(UsersFileError) {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw UsersFileError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        var existing = stat()
+        if stat(path, &existing) == 0 {
+            _ = fchown(fd, existing.st_uid, existing.st_gid)
+            _ = fchmod(fd, existing.st_mode & 0o7777)
+        }
         var text = serialized
         let ok = text.withUTF8 { bytes -> Bool in
             var offset = 0

@@ -66,6 +66,8 @@ struct Serve: ParsableCommand {
     var metricsListen: String?
     @Option(help: "Append a wu-ftpd/vsftpd-format xferlog line per transfer to FILE (SIGUSR1 reopens it).")
     var xferlog: String?
+    @Option(name: .customLong("run-as"), help: "Drop from root to this user once the ports are bound.")
+    var runAs: String?
     @Option(name: .customLong("log-format"), help: "Server log on standard error: text (default) or json (one object a line).")
     var logFormat: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info (default), notice, warning, error or critical.")
@@ -101,6 +103,7 @@ struct Serve: ParsableCommand {
         put("tls-ciphers", tlsCiphers.map(SettingValue.string))
         put("metrics-listen", metricsListen.map(SettingValue.string))
         put("xferlog", xferlog.map(SettingValue.string))
+        put("run-as", runAs.map(SettingValue.string))
         put("log-format", logFormat.map(SettingValue.string))
         put("log-level", logLevel.map(SettingValue.string))
         return given.reduce(into: [:]) { $0[$1.key] = Settings.Source(origin: "--\($1.key)", value: $1.value) }

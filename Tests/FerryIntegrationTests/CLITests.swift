@@ -64,7 +64,10 @@ import Testing
         #expect(list.stdout == "carol\trw\t/srv/carol\ndave\tro\t/srv/dave\n")
         #expect(try Tool.run(FerryProcess.binary, ["user", "passwd", "carol", "--users", users, "--password-stdin"], input: Data("pw two\n".utf8)).status == 0)
         #expect(Disk.read(URL(fileURLWithPath: users)) != line)
+        // A replaced file keeps the mode an operator gave it (e.g. 0640 for a service group).
+        #expect(chmod(users, 0o640) == 0)
         #expect(try Tool.run(FerryProcess.binary, ["user", "del", "dave", "--users", users]).status == 0)
+        #expect((try FileManager.default.attributesOfItem(atPath: users)[.posixPermissions] as? Int) == 0o640)
         #expect(try Tool.run(FerryProcess.binary, ["user", "list", "--users", users]).stdout == "carol\trw\t/srv/carol\n")
         let missing = try Tool.run(FerryProcess.binary, ["user", "del", "nobody", "--users", users])
         #expect(missing.status != 0 && missing.stderr.contains("nobody"))
@@ -139,6 +142,24 @@ print("ok")
 """#, server: server)
         #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
         #expect(server.log.contains("address banned") && server.log.contains("seconds=2"))
+    }
+
+    @Test func runAsDropsRootAfterBinding() throws {
+        if getuid() != 0 {
+            let port = try FerryProcess.freePort(host: "127.0.0.1")
+            let refused = try Tool.run(FerryProcess.binary, ["serve", "--listen", "127.0.0.1:\(port)", "--run-as", "nobody"])
+            #expect(refused.status != 0 && refused.stderr.contains("needs Ferry to start as root"), "\(refused.stderr)")
+            return
+        }
+        let server = try FerryProcess(["--run-as", "nobody"])
+        try Disk.write(server.root.appendingPathComponent("n.txt"), "served by nobody")
+        let status = try String(contentsOfFile: "/proc/\(server.pid)/status", encoding: .utf8)
+        let uids = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().map(String.init) ?? []
+        #expect(uids == ["65534", "65534", "65534", "65534"], "\(uids)")
+        let download = try Tool.run("curl", ["-sS", "\(server.url)/n.txt"])
+        #expect(download.stdout == "served by nobody", "\(download.stderr)\n\(server.log)")
+        let missing = try Tool.run(FerryProcess.binary, ["serve", "--listen", "127.0.0.1:\(try FerryProcess.freePort(host: "127.0.0.1"))", "--run-as", "no-such-user-here"])
+        #expect(missing.status != 0 && missing.stderr.contains("no such user"))
     }
 
     @Test func dataConnectionAndStallTimeouts() throws {
