@@ -6,7 +6,7 @@ import FTPCore
 public final class Authenticator: Sendable {
     /// What a login attempt resolved to.
     public enum Outcome: Sendable {
-        case accepted(Account, home: String)
+        case accepted(Account, home: String, limits: UserLimits)
         case rejected
     }
 
@@ -29,7 +29,7 @@ public final class Authenticator: Sendable {
             let record = users?.record(named: user)
             let ok = PasswordHasher.verify(password.value, hash: record?.hash ?? dummyHash)
             guard ok, let record else { return completion(.rejected) }
-            completion(.accepted(Account(name: record.name, readOnly: record.readOnly), home: record.home))
+            completion(.accepted(Account(name: record.name, readOnly: record.readOnly), home: record.home, limits: record.limits))
         }
     }
 

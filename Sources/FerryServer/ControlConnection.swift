@@ -39,6 +39,12 @@ final class ControlConnection {
     private var endAfterTransfer = false
     /// Where the logged-in user's home is on disk (for the xferlog).
     private var homePath = ""
+    /// The user counted in `context.users` (released at the end).
+    private var registeredUser: String?
+    /// Bandwidth caps this session's transfers obey: its own, and its user's shared ones.
+    private var downloadCaps: [TokenBucket] = []
+    private var uploadCaps: [TokenBucket] = []
+    private var maxFileSize: UInt64?
     /// A TLS handshake on the control connection is under way (a failure then counts as one).
     private var handshaking = false
     private(set) var ended = false
@@ -140,7 +146,7 @@ final class ControlConnection {
             case .authenticate(let user, let password): authenticate(user: user, password: password)
             case .authenticateAnonymous:
                 let (account, home) = context.authenticator.anonymous
-                enterHome(account, home: home)
+                enterHome(account, home: home, limits: UserLimits())
             case .openPassiveListener: openPassive()
             case .closePassiveListener: closeData()
             case .startTransfer(let request): startTransfer(request)
@@ -198,8 +204,8 @@ final class ControlConnection {
     private func authenticated(user: String, _ outcome: Authenticator.Outcome) {
         guard !ended else { return }
         switch outcome {
-        case .accepted(let account, let home):
-            enterHome(account, home: home)
+        case .accepted(let account, let home, let limits):
+            enterHome(account, home: home, limits: limits)
         case .rejected:
             context.metrics.login(succeeded: false)
             logger.notice("login failed", metadata: ["user": "\(user)"])
@@ -218,9 +224,18 @@ final class ControlConnection {
         }
     }
 
-    private func enterHome(_ account: Account, home: String) {
+    private func enterHome(_ account: Account, home: String, limits: UserLimits) {
+        guard let admission = context.users.enter(account.name, limits: limits) else {
+            logger.notice("login refused: user at max-sessions", metadata: ["user": "\(account.name)"])
+            apply(session.shutdown("Too many sessions for \(account.name) (\(limits.maxSessions ?? 0)); try again later."))
+            return
+        }
+        registeredUser = account.name
+        maxFileSize = limits.maxFileSize
+        downloadCaps = [context.configuration.downloadRate.map(TokenBucket.init), admission.download].compactMap { $0 }
+        uploadCaps = [context.configuration.uploadRate.map(TokenBucket.init), admission.upload].compactMap { $0 }
         do {
-            let fileSystem = try JailedFileSystem(homePath: home)
+            let fileSystem = try JailedFileSystem(homePath: home, umask: limits.umask ?? context.configuration.umask)
             logger[metadataKey: "user"] = "\(account.name)"
             logger.info("login ok", metadata: ["home": "\(home)", "readOnly": "\(account.readOnly)"])
             context.metrics.login(succeeded: true)
@@ -312,8 +327,11 @@ final class ControlConnection {
                 return transferEnded(.dataConnectionInsecure(error.description))
             }
         }
+        let isUpload: Bool
+        if case .store = request.kind { isUpload = true } else { isUpload = false }
         let transfer = DataTransfer(kind: request.kind, socket: fd, loop: loop, stallSeconds: context.configuration.transferStallTimeout,
-                                    tls: tls, requireResumption: context.configuration.tlsSessionReuseRequired) { [weak self] outcome in
+                                    tls: tls, requireResumption: context.configuration.tlsSessionReuseRequired,
+                                    caps: isUpload ? uploadCaps : downloadCaps, maxFileSize: isUpload ? maxFileSize : nil) { [weak self] outcome in
             guard let self else { return }
             self.transfer = nil
             self.transferEnded(outcome)
@@ -426,6 +444,8 @@ final class ControlConnection {
         delayTimer?.cancel()
         handshakeTimer?.cancel()
         loginTimer?.cancel()
+        if let registeredUser { context.users.leave(registeredUser) }
+        registeredUser = nil
         logger.info("session end")
         let onEnd = self.onEnd
         self.onEnd = nil

@@ -27,6 +27,12 @@ final class DataTransfer {
     private let stallSeconds: Int
     private let tls: TLSConnection?
     private let requireResumption: Bool
+    /// Bandwidth caps: each slice moves at most what every bucket holds.
+    private let caps: [TokenBucket]
+    private var resumeTimer: EventWatcher?
+    private var tlsRetryLength: Int?
+    /// Uploads stop with EFBIG (552) before the file would pass this size.
+    private let maxFileSize: UInt64?
     private var handshaking: Bool
     private var onFinish: ((TransferOutcome) -> Void)?
     private var watcher: EventWatcher?
@@ -53,8 +59,10 @@ final class DataTransfer {
     /// With `tls`, the data connection is a TLS server endpoint; `requireResumption` refuses one that
     /// does not resume the control connection's session (522).
     init(kind: TransferKind, socket: Int32, loop: EventLoop, stallSeconds: Int, tls: TLSConnection?, requireResumption: Bool,
-         onFinish: @escaping (TransferOutcome) -> Void) {
+         caps: [TokenBucket], maxFileSize: UInt64?, onFinish: @escaping (TransferOutcome) -> Void) {
         self.kind = kind
+        self.caps = caps
+        self.maxFileSize = maxFileSize
         self.socket = socket
         self.loop = loop
         self.stallSeconds = stallSeconds
@@ -132,6 +140,32 @@ final class DataTransfer {
     private func progressed(_ count: Int) {
         bytes += UInt64(count)
         lastProgress = MonotonicClock.seconds()
+        for cap in caps { cap.consume(count) }
+    }
+
+    // MARK: bandwidth caps
+
+    /// How much of `wanted` the caps allow now; 0 pauses the transfer until the emptiest bucket has
+    /// refilled (the caller returns and waits).
+    private func allowance(_ wanted: Int) -> Int {
+        guard !caps.isEmpty else { return wanted }
+        let allowed = caps.map { $0.available() }.min() ?? wanted
+        if allowed <= 0 {
+            throttle()
+            return 0
+        }
+        return min(wanted, allowed)
+    }
+
+    private func throttle() {
+        watcher?.pause()
+        if resumeTimer == nil {
+            resumeTimer = EventWatcher.timer(loop: loop) { [unowned self] in
+                self.watcher?.schedule()
+                self.ready()
+            }
+        }
+        resumeTimer?.schedule(timeoutMilliseconds: caps.map { $0.millisecondsUntilReady() }.max() ?? 1)
     }
 
     // MARK: socket I/O, plain or TLS
@@ -175,7 +209,8 @@ final class DataTransfer {
         var budget = DataTransfer.sliceBytes
         while budget > 0 && fileOffset < fileEnd {
             var offset = Int64(fileOffset)
-            let want = Int(min(UInt64(budget), fileEnd - fileOffset))
+            let want = allowance(Int(min(UInt64(budget), fileEnd - fileOffset)))
+            if want == 0 { return }
             let sent = ferry_sendfile(socket, file.descriptor, &offset, want)
             if sent > 0 {
                 fileOffset = UInt64(offset)
@@ -206,12 +241,17 @@ final class DataTransfer {
                 if let failure = fill() { return finish(failure) }
                 continue
             }
-            switch output[outputStart..<outputEnd].withUnsafeBytes({ send($0) }) {
+            // OpenSSL wants a write retried with at least the length it was first given.
+            let slice = tlsRetryLength ?? allowance(outputEnd - outputStart)
+            if slice == 0 { return }
+            switch output[outputStart..<outputStart + slice].withUnsafeBytes({ send($0) }) {
             case .done(let n):
+                tlsRetryLength = nil
                 outputStart += n
                 budget -= n
                 progressed(n)
             case .wouldBlock(let readiness):
+                if tls != nil { tlsRetryLength = slice }
                 return watch(readiness)
             case .endOfData:
                 return finish(.connectionLost(bytes: bytes, reason: "peer closed the connection"))
@@ -269,8 +309,10 @@ final class DataTransfer {
         if output.isEmpty { output = [UInt8](repeating: 0, count: DataTransfer.bufferBytes) }
         var converted: [UInt8] = []
         while budget > 0 {
+            let room = allowance(output.count)
+            if room == 0 { return }
             let n: Int
-            switch output.withUnsafeMutableBytes({ receive($0) }) {
+            switch output[0..<room].withUnsafeMutableBytes({ receive($0) }) {
             case .done(let count):
                 n = count
             case .endOfData:
@@ -285,17 +327,24 @@ final class DataTransfer {
             case .failed(let reason):
                 return finish(.connectionLost(bytes: bytes, reason: reason))
             }
-            progressed(n)
+            var keep = n
+            var tooLarge = false
+            if let maxFileSize, file.size + bytes + UInt64(n) > maxFileSize {
+                keep = Int(maxFileSize - min(maxFileSize, file.size + bytes))
+                tooLarge = true
+            }
+            progressed(keep)
             budget -= n
             let error: FileSystemError?
             if ascii {
                 converted.removeAll(keepingCapacity: true)
-                output.withUnsafeBytes { converter.toLocal(UnsafeRawBufferPointer(rebasing: $0[0..<n]), into: &converted) }
+                output.withUnsafeBytes { converter.toLocal(UnsafeRawBufferPointer(rebasing: $0[0..<keep]), into: &converted) }
                 error = writeAll(file.descriptor, converted)
             } else {
-                error = output.withUnsafeBytes { writeAll(file.descriptor, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                error = output.withUnsafeBytes { writeAll(file.descriptor, UnsafeRawBufferPointer(rebasing: $0[0..<keep])) }
             }
             if let error { return finish(.fileError(error, bytes: bytes)) }
+            if tooLarge { return finish(.fileError(FileSystemError(EFBIG), bytes: bytes)) }
         }
         watch(.read)
     }
@@ -335,6 +384,7 @@ final class DataTransfer {
         self.onFinish = nil
         watcher?.cancel()
         stallTimer?.cancel()
+        resumeTimer?.cancel()
         if case .completed = outcome { tls?.shutdown() }
         Sockets.close(socket)
         var result = outcome

@@ -35,6 +35,8 @@ public final class FerryServer {
     /// `reload` rebuilds the configuration from its sources for SIGHUP.
     public init(configuration: ServerConfiguration, logger: Logger, reload: (@Sendable () throws -> ServerConfiguration)? = nil) throws {
         EventLoop.prepareProcess()
+        // Client-created files get the configured (or the user's) umask exactly.
+        Glibc.umask(0)
         self.reload = reload
         descriptorBudget = FerryServer.raiseDescriptorLimit()
         let current = CurrentContext(try ServerContext(configuration: configuration, descriptorBudget: descriptorBudget, logger: logger,

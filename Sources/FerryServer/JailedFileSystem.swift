@@ -10,9 +10,12 @@ import Glibc
 public final class JailedFileSystem: FileSystem {
     private let home: Int32
     public let homePath: String
+    /// Applied to new files (0666) and folders (0777); the process umask is 0 while serving.
+    private let umask: UInt32
 
     /// Open `homePath` (which must be a directory).
-    public init(homePath: String) throws(SystemError) {
+    public init(homePath: String, umask: UInt32 = 0o022) throws(SystemError) {
+        self.umask = umask
         let fd = open(homePath, ferry_O_PATH | ferry_O_DIRECTORY | ferry_O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open home \(homePath)") }
         home = fd
@@ -108,7 +111,7 @@ public final class JailedFileSystem: FileSystem {
         case .exclusive: flags |= O_EXCL
         case .at: break
         }
-        let fd = try openInJail(path.relative, flags, mode: 0o666)
+        let fd = try openInJail(path.relative, flags, mode: 0o666 & ~umask)
         do throws(FileSystemError) {
             let st = try status(fd)
             guard st.st_mode & S_IFMT == S_IFREG else { throw FileSystemError.notRegularFile }
@@ -142,7 +145,7 @@ public final class JailedFileSystem: FileSystem {
     }
 
     public func makeDirectory(_ path: VirtualPath) throws(FileSystemError) {
-        try check(try inParent(path) { mkdirat($0, $1, 0o777) })
+        try check(try inParent(path) { mkdirat($0, $1, mode_t(0o777 & ~umask)) })
     }
 
     public func removeDirectory(_ path: VirtualPath) throws(FileSystemError) {

@@ -44,6 +44,11 @@ public struct ServerConfiguration: Sendable {
     public var metricsListen: SocketAddress?
     /// Write an xferlog line per transfer to this file.
     public var xferlogPath: String?
+    /// Bandwidth caps per session, bytes per second (nil: none).
+    public var downloadRate: Int?
+    public var uploadRate: Int?
+    /// umask for files and folders that clients create (a user's own umask wins).
+    public var umask: UInt32 = 0o022
     /// Drop to this user once the ports are bound (when started as root).
     public var runAs: String?
     /// Server log: "text" or "json"; and the lowest level written.

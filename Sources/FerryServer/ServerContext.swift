@@ -18,6 +18,7 @@ public final class ServerContext: Sendable {
     public let tls: TLSContext?
     public let metrics: Metrics
     public let bans: LoginBans
+    public let users: UserRegistry
     public let xferlog: XferLog?
 
     /// Load what `configuration` names (users file, certificate, xferlog). With `previous`, the
@@ -68,7 +69,9 @@ public final class ServerContext: Sendable {
             bans = previous.bans
             bans.setLimits(maxFailures: configuration.maxFailedLoginsPerIP, banSeconds: configuration.banSeconds)
             metrics = previous.metrics
+            self.users = previous.users
         } else {
+            self.users = UserRegistry()
             limiter = SessionLimiter(maxTotal: maxSessions, maxPerAddress: configuration.maxSessionsPerIP)
             bans = LoginBans(maxFailures: configuration.maxFailedLoginsPerIP, banSeconds: configuration.banSeconds)
             metrics = Metrics(loops: max(1, configuration.workers))

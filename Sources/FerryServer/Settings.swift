@@ -34,6 +34,9 @@ public enum Settings {
         spec("max-failed-logins-per-ip", .integer, "10", "Failed logins from one address before it is banned for ban-time."),
         spec("ban-time", .integer, "600", "Seconds an address stays banned after too many failed logins."),
         spec("login-timeout", .integer, "60", "Seconds a new session has to log in."),
+        spec("download-rate", .string, nil, "Download cap per session, bytes per second (K, M, G suffixes).", sample: "10M"),
+        spec("upload-rate", .string, nil, "Upload cap per session, bytes per second (K, M, G suffixes).", sample: "2M"),
+        spec("umask", .string, "\"022\"", "umask for files and folders clients create (octal)."),
         spec("idle-timeout", .integer, "300", "Seconds a control connection may stay silent."),
         spec("data-timeout", .integer, "30", "Seconds to wait for a data connection or a TLS handshake."),
         spec("transfer-timeout", .integer, "60", "Seconds a transfer may make no progress."),
@@ -156,6 +159,12 @@ public enum Settings {
         case "max-failed-logins-per-ip": config.maxFailedLoginsPerIP = try integer(value, atLeast: 1)
         case "ban-time": config.banSeconds = try integer(value, atLeast: 1)
         case "login-timeout": config.loginTimeout = try integer(value, atLeast: 1)
+        case "download-rate": config.downloadRate = try rate(value)
+        case "upload-rate": config.uploadRate = try rate(value)
+        case "umask":
+            let text = try string(value)
+            guard let mask = UInt32(text, radix: 8), mask <= 0o777 else { throw ConfigError("\(text): use octal, like 022") }
+            config.umask = mask
         case "idle-timeout": config.idleTimeout = try integer(value, atLeast: 1)
         case "data-timeout": config.dataConnectionTimeout = try integer(value, atLeast: 1)
         case "transfer-timeout": config.transferStallTimeout = try integer(value, atLeast: 1)
@@ -187,6 +196,18 @@ public enum Settings {
         case .string(let text): return [text]
         default: throw ConfigError("expected an array of strings")
         }
+    }
+
+    private static func rate(_ value: SettingValue) throws(ConfigError) -> Int {
+        let text: String
+        switch value {
+        case .integer(let number): text = String(number)
+        default: text = try string(value)
+        }
+        guard let bytes = ByteSize.parse(text), bytes > 0, bytes <= UInt64(Int.max) else {
+            throw ConfigError("\(text): use bytes per second, like 512K or 10M")
+        }
+        return Int(bytes)
     }
 
     private static func boolean(_ value: SettingValue) throws(ConfigError) -> Bool {

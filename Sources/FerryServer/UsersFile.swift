@@ -7,12 +7,14 @@ public struct UserRecord: Sendable, Equatable {
     public var hash: String
     public var home: String
     public var readOnly: Bool
+    public var limits: UserLimits
 
-    public init(name: String, hash: String, home: String, readOnly: Bool) {
+    public init(name: String, hash: String, home: String, readOnly: Bool, limits: UserLimits = UserLimits()) {
         self.name = name
         self.hash = hash
         self.home = home
         self.readOnly = readOnly
+        self.limits = limits
     }
 }
 
@@ -22,8 +24,8 @@ public struct UsersFileError: Error, Sendable, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The users file: one user a line, `name:hash:home:rw|ro`; blank lines and `#` comments are kept
-/// out. Written atomically (temporary file, fsync, rename) with mode 0600.
+/// The users file: one user a line, `name:hash:home:rw|ro[:limits]` (see `UserLimits`); blank lines
+/// and `#` comments are skipped. Written atomically (temporary file, fsync, rename).
 public struct UsersFile: Sendable {
     public private(set) var records: [UserRecord]
 
@@ -37,8 +39,8 @@ public struct UsersFile: Sendable {
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             let at = "\(source):\(index + 1)"
-            guard fields.count == 4 else {
-                throw UsersFileError("\(at): expected name:hash:home:rw|ro, found \(fields.count) fields")
+            guard fields.count == 4 || fields.count == 5 else {
+                throw UsersFileError("\(at): expected name:hash:home:rw|ro[:limits], found \(fields.count) fields")
             }
             if let problem = validate(name: fields[0]) { throw UsersFileError("\(at): \(problem)") }
             guard fields[1].hasPrefix("$") || fields[1].count == 13 else {
@@ -49,7 +51,14 @@ public struct UsersFile: Sendable {
                 throw UsersFileError("\(at): permissions must be rw or ro, found \(fields[3])")
             }
             guard seen.insert(fields[0]).inserted else { throw UsersFileError("\(at): user \(fields[0]) appears twice") }
-            records.append(UserRecord(name: fields[0], hash: fields[1], home: fields[2], readOnly: fields[3] == "ro"))
+            var limits = UserLimits()
+            if fields.count == 5 {
+                switch UserLimits.parse(fields[4]) {
+                case .success(let parsed): limits = parsed
+                case .failure(let error): throw UsersFileError("\(at): \(error.description)")
+                }
+            }
+            records.append(UserRecord(name: fields[0], hash: fields[1], home: fields[2], readOnly: fields[3] == "ro", limits: limits))
         }
         return UsersFile(records: records)
     }
@@ -103,7 +112,10 @@ public struct UsersFile: Sendable {
     }
 
     public var serialized: String {
-        records.map { "\($0.name):\($0.hash):\($0.home):\($0.readOnly ? "ro" : "rw")\n" }.joined()
+        records.map { record in
+            let limits = record.limits.serialized
+            return "\(record.name):\(record.hash):\(record.home):\(record.readOnly ? "ro" : "rw")" + (limits.isEmpty ? "" : ":" + limits) + "\n"
+        }.joined()
     }
 
     /// Write to `path` atomically: a reader sees the old file or the new one, never half of either.

@@ -40,6 +40,12 @@ struct Serve: ParsableCommand {
     var banTime: Int?
     @Option(name: .customLong("login-timeout"), help: "Seconds a new session has to log in (default: 60).")
     var loginTimeout: Int?
+    @Option(name: .customLong("download-rate"), help: "Download cap per session, bytes per second (K, M, G suffixes).")
+    var downloadRate: String?
+    @Option(name: .customLong("upload-rate"), help: "Upload cap per session, bytes per second (K, M, G suffixes).")
+    var uploadRate: String?
+    @Option(help: "umask for files and folders clients create, octal (default: 022; a user's own umask wins).")
+    var umask: String?
     @Option(name: .customLong("idle-timeout"), help: "Seconds a control connection may stay silent (default: 300).")
     var idleTimeout: Int?
     @Option(name: .customLong("data-timeout"), help: "Seconds to wait for a data connection or TLS handshake (default: 30).")
@@ -90,6 +96,9 @@ struct Serve: ParsableCommand {
         put("max-failed-logins-per-ip", maxFailedLoginsPerIP.map(SettingValue.integer))
         put("ban-time", banTime.map(SettingValue.integer))
         put("login-timeout", loginTimeout.map(SettingValue.integer))
+        put("download-rate", downloadRate.map(SettingValue.string))
+        put("upload-rate", uploadRate.map(SettingValue.string))
+        put("umask", umask.map(SettingValue.string))
         put("idle-timeout", idleTimeout.map(SettingValue.integer))
         put("data-timeout", dataTimeout.map(SettingValue.integer))
         put("transfer-timeout", transferTimeout.map(SettingValue.integer))

@@ -16,13 +16,23 @@ struct User: ParsableCommand {
         @Option(help: "The user's home folder (absolute).") var home: String
         @Flag(name: .customLong("read-only"), help: "The user may only download and list.") var readOnly = false
         @Flag(name: .customLong("password-stdin"), help: "Read the password from the first line of standard input.") var passwordStdin = false
+        @Option(name: .customLong("download-rate"), help: "Cap on all this user's downloads, bytes per second (K, M, G).") var downloadRate: String?
+        @Option(name: .customLong("upload-rate"), help: "Cap on all this user's uploads, bytes per second (K, M, G).") var uploadRate: String?
+        @Option(name: .customLong("max-sessions"), help: "Sessions this user may have open at once.") var maxSessions: String?
+        @Option(name: .customLong("max-file-size"), help: "Largest file this user may upload (552 beyond).") var maxFileSize: String?
+        @Option(help: "umask for this user's new files and folders (octal).") var umask: String?
 
         func run() throws {
             if let problem = UsersFile.validate(name: name) { throw ValidationError(problem) }
             guard home.hasPrefix("/"), !home.contains(":") else { throw ValidationError("--home must be an absolute path without ':'") }
+            var limits = UserLimits()
+            for (key, value) in [("download-rate", downloadRate), ("upload-rate", uploadRate), ("max-sessions", maxSessions),
+                                 ("max-file-size", maxFileSize), ("umask", umask)] {
+                if let value, let problem = limits.set(key, value) { throw ValidationError("--\(problem)") }
+            }
             var file = try loadOrEmpty(users)
             let hash = try hashPassword(fromStdin: passwordStdin)
-            file.upsert(UserRecord(name: name, hash: hash, home: home, readOnly: readOnly))
+            file.upsert(UserRecord(name: name, hash: hash, home: home, readOnly: readOnly, limits: limits))
             try file.save(to: users)
             print("user \(name) saved in \(users) (home \(home), \(readOnly ? "read-only" : "read-write"))")
         }
@@ -58,12 +68,13 @@ struct User: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List users: name, permissions, home.")
+        static let configuration = CommandConfiguration(abstract: "List users: name, permissions, home, limits.")
         @Option(help: "Users file.") var users: String
 
         func run() throws {
             for record in try UsersFile.load(path: users).records {
-                print("\(record.name)\t\(record.readOnly ? "ro" : "rw")\t\(record.home)")
+                let limits = record.limits.serialized
+                print("\(record.name)\t\(record.readOnly ? "ro" : "rw")\t\(record.home)" + (limits.isEmpty ? "" : "\t" + limits))
             }
         }
     }

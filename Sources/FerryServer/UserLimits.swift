@@ -1,0 +1,77 @@
+/// Per-user overrides from the users file's optional fifth field, comma-separated `key=value`:
+/// `download-rate=10M,upload-rate=1M,max-sessions=2,max-file-size=4G,umask=027`.
+/// Rates are bytes per second, sizes bytes; both take K, M, G, T suffixes (powers of 1024).
+public struct UserLimits: Sendable, Equatable {
+    public var downloadRate: Int?
+    public var uploadRate: Int?
+    public var maxSessions: Int?
+    public var maxFileSize: UInt64?
+    public var umask: UInt32?
+
+    public init(downloadRate: Int? = nil, uploadRate: Int? = nil, maxSessions: Int? = nil, maxFileSize: UInt64? = nil, umask: UInt32? = nil) {
+        self.downloadRate = downloadRate
+        self.uploadRate = uploadRate
+        self.maxSessions = maxSessions
+        self.maxFileSize = maxFileSize
+        self.umask = umask
+    }
+
+    public static let keys = ["download-rate", "upload-rate", "max-sessions", "max-file-size", "umask"]
+
+    /// Parse the field; the error text says which item is wrong.
+    public static func parse(_ field: String) -> Result<UserLimits, UsersFileError> {
+        var limits = UserLimits()
+        for item in field.split(separator: ",") where !item.isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { return .failure(UsersFileError("\(item): expected key=value")) }
+            if let problem = limits.set(parts[0], parts[1]) { return .failure(UsersFileError(problem)) }
+        }
+        return .success(limits)
+    }
+
+    /// Set one limit from text; returns what is wrong, or nil.
+    public mutating func set(_ key: String, _ value: String) -> String? {
+        switch key {
+        case "download-rate", "upload-rate":
+            guard let rate = ByteSize.parse(value), rate > 0, rate <= UInt64(Int.max) else { return "\(key)=\(value): use bytes per second, like 512K or 10M" }
+            if key == "download-rate" { downloadRate = Int(rate) } else { uploadRate = Int(rate) }
+        case "max-sessions":
+            guard let count = Int(value), count > 0 else { return "max-sessions=\(value): use a whole number above 0" }
+            maxSessions = count
+        case "max-file-size":
+            guard let size = ByteSize.parse(value), size > 0 else { return "max-file-size=\(value): use a size, like 4G" }
+            maxFileSize = size
+        case "umask":
+            guard let mask = UInt32(value, radix: 8), mask <= 0o777 else { return "umask=\(value): use octal, like 022" }
+            umask = mask
+        default:
+            return "unknown limit \(key) (known: \(UserLimits.keys.joined(separator: ", ")))"
+        }
+        return nil
+    }
+
+    /// The users-file field ("" when no limit is set).
+    public var serialized: String {
+        var items: [String] = []
+        if let downloadRate { items.append("download-rate=\(downloadRate)") }
+        if let uploadRate { items.append("upload-rate=\(uploadRate)") }
+        if let maxSessions { items.append("max-sessions=\(maxSessions)") }
+        if let maxFileSize { items.append("max-file-size=\(maxFileSize)") }
+        if let umask { items.append("umask=0" + String(umask, radix: 8)) }
+        return items.joined(separator: ",")
+    }
+}
+
+/// Byte counts with binary suffixes: `512`, `64K`, `10M`, `4G`, `1T`.
+public enum ByteSize {
+    public static func parse(_ text: String) -> UInt64? {
+        let upper = text.uppercased()
+        let multipliers: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        if let last = upper.last, let multiplier = multipliers[last] {
+            guard let number = UInt64(upper.dropLast()) else { return nil }
+            let (product, overflow) = number.multipliedReportingOverflow(by: multiplier)
+            return overflow ? nil : product
+        }
+        return UInt64(upper)
+    }
+}

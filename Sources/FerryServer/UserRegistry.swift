@@ -1,0 +1,49 @@
+import Synchronization
+
+/// Per-user state shared by all of a user's sessions on every loop: how many are open (for the
+/// user's max-sessions) and the user's bandwidth buckets (one cap across all their transfers).
+public final class UserRegistry: Sendable {
+    private struct Entry {
+        var sessions = 0
+        var download: TokenBucket?
+        var upload: TokenBucket?
+    }
+
+    /// What a login gets: its share of the user's caps.
+    public struct Admission: Sendable {
+        public let download: TokenBucket?
+        public let upload: TokenBucket?
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    public init() {}
+
+    /// Count a session for `name`, or nil when the user is at `limits.maxSessions`.
+    public func enter(_ name: String, limits: UserLimits) -> Admission? {
+        entries.withLock { entries in
+            var entry = entries[name] ?? Entry()
+            if let max = limits.maxSessions, entry.sessions >= max { return nil }
+            entry.sessions += 1
+            entry.download = UserRegistry.bucket(entry.download, rate: limits.downloadRate)
+            entry.upload = UserRegistry.bucket(entry.upload, rate: limits.uploadRate)
+            entries[name] = entry
+            return Admission(download: entry.download, upload: entry.upload)
+        }
+    }
+
+    public func leave(_ name: String) {
+        entries.withLock { entries in
+            guard var entry = entries[name] else { return }
+            entry.sessions -= 1
+            entries[name] = entry.sessions > 0 ? entry : nil
+        }
+    }
+
+    /// Keep the shared bucket while the rate is unchanged (a reload may change it).
+    private static func bucket(_ existing: TokenBucket?, rate: Int?) -> TokenBucket? {
+        guard let rate else { return nil }
+        if let existing, existing.bytesPerSecond == rate { return existing }
+        return TokenBucket(bytesPerSecond: rate)
+    }
+}

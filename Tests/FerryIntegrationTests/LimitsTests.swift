@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+
+/// Bandwidth caps, per-user overrides (sessions, file size, umask) measured with real clients.
+@Suite struct LimitsTests {
+    @Test func sessionDownloadCapHoldsWithinTwentyPercent() throws {
+        let server = try FerryProcess(["--download-rate", "2M"], users: true)
+        let payload = Disk.pattern(6 << 20, seed: 21)
+        try payload.write(to: server.home("alice").appendingPathComponent("capped.bin"))
+        let download = try Tool.run("curl", ["-sS", "-u", "alice:secret", "-w", "%{time_total}", "-o", server.scratch.appendingPathComponent("got.bin").path,
+                                             "\(server.url)/capped.bin"], timeout: 60)
+        #expect(download.status == 0, "\(download.stderr)")
+        #expect((try? Data(contentsOf: server.scratch.appendingPathComponent("got.bin"))) == payload)
+        // 6 MiB at 2 MiB/s: 3 s, minus the first burst of a tenth of a second.
+        let seconds = Double(download.stdout) ?? 0
+        #expect(seconds > 2.9 * 0.8 && seconds < 3.0 * 1.2, "took \(seconds) s")
+    }
+
+    @Test func perUserCapsSessionsFileSizeAndUmask() throws {
+        let server = try FerryProcess(users: true, prepare: { scratch, _ in
+            let home = scratch.appendingPathComponent("home-limited")
+            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+            try Disk.makeUsers(scratch)
+            let add = try Tool.run(FerryProcess.binary, ["user", "add", "limited", "--users", scratch.appendingPathComponent("users.txt").path,
+                                                         "--home", home.path, "--password-stdin", "--upload-rate", "1M", "--max-sessions", "1",
+                                                         "--max-file-size", "3M", "--umask", "077"], input: Data("lim\n".utf8))
+            guard add.status == 0 else { throw HarnessError.message(add.stderr) }
+        })
+        let home = server.scratch.appendingPathComponent("home-limited")
+        let listed = try Tool.run(FerryProcess.binary, ["user", "list", "--users", server.scratch.appendingPathComponent("users.txt").path])
+        #expect(listed.stdout.contains("limited\trw\t\(home.path)\tupload-rate=1048576,max-sessions=1,max-file-size=3145728,umask=077"), "\(listed.stdout)")
+        let result = try Tool.python(FtplibTests.prelude + #"""
+f = connect("limited", "lim"); f.sendcmd("TYPE I")
+# max-sessions=1: a second session of the same user is refused
+g = ftplib.FTP(); g.connect(HOST, PORT, timeout=10)
+expect_error("421", g.login, "limited", "lim")
+# upload cap 1 MiB/s: 2 MiB take about 2 s
+t = time.time(); f.storbinary("STOR two.bin", io.BytesIO(b"u" * (2 << 20))); took = time.time() - t
+assert 2.0 * 0.8 < took < 2.0 * 1.2 + 0.5, took
+# max-file-size=3M: the upload stops at 3 MiB with 552; what fit stays
+f.mkd("folder")
+expect_error("552", f.storbinary, "STOR big.bin", io.BytesIO(b"b" * (4 << 20)))
+f.quit()
+print("ok")
+"""#, server: server, timeout: 60)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
+        let size = try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent("big.bin").path)[.size] as? Int
+        #expect(size == 3 << 20)
+        // umask=077: private files and folders
+        #expect((try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent("two.bin").path)[.posixPermissions] as? Int) == 0o600)
+        #expect((try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent("folder").path)[.posixPermissions] as? Int) == 0o700)
+    }
+}
