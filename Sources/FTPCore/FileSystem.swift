@@ -59,10 +59,19 @@ public struct OpenedFile: Sendable, Equatable {
     public let descriptor: Int32
     /// The size when opened (for reads) or the offset writing starts at (for writes).
     public let size: UInt64
+    /// An atomic replacement: the data goes to `temporary`, renamed over `target` only once the
+    /// upload is complete (and removed if it is not).
+    public let replacing: (temporary: VirtualPath, target: VirtualPath)?
 
-    public init(descriptor: Int32, size: UInt64) {
+    public init(descriptor: Int32, size: UInt64, replacing: (temporary: VirtualPath, target: VirtualPath)? = nil) {
         self.descriptor = descriptor
         self.size = size
+        self.replacing = replacing
+    }
+
+    public static func == (a: OpenedFile, b: OpenedFile) -> Bool {
+        a.descriptor == b.descriptor && a.size == b.size && a.replacing?.temporary == b.replacing?.temporary
+            && a.replacing?.target == b.replacing?.target
     }
 }
 

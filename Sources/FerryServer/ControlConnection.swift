@@ -45,6 +45,8 @@ final class ControlConnection {
     private var downloadCaps: [TokenBucket] = []
     private var uploadCaps: [TokenBucket] = []
     private var maxFileSize: UInt64?
+    /// The home, for committing or discarding atomic replacements.
+    private var fileSystem: JailedFileSystem?
     /// A TLS handshake on the control connection is under way (a failure then counts as one).
     private var handshaking = false
     private(set) var ended = false
@@ -235,7 +237,9 @@ final class ControlConnection {
         downloadCaps = [context.configuration.downloadRate.map(TokenBucket.init), admission.download].compactMap { $0 }
         uploadCaps = [context.configuration.uploadRate.map(TokenBucket.init), admission.upload].compactMap { $0 }
         do {
-            let fileSystem = try JailedFileSystem(homePath: home, umask: limits.umask ?? context.configuration.umask)
+            let fileSystem = try JailedFileSystem(homePath: home, umask: limits.umask ?? context.configuration.umask,
+                                                  atomicUploads: context.configuration.atomicUploads)
+            self.fileSystem = fileSystem
             logger[metadataKey: "user"] = "\(account.name)"
             logger.info("login ok", metadata: ["home": "\(home)", "readOnly": "\(account.readOnly)"])
             context.metrics.login(succeeded: true)
@@ -350,9 +354,10 @@ final class ControlConnection {
         }
     }
 
-    private func transferEnded(_ outcome: TransferOutcome) {
+    private func transferEnded(_ reported: TransferOutcome) {
         guard let request = currentRequest else { return }
         currentRequest = nil
+        let outcome = settleReplacement(request, reported)
         connectTimer?.cancel()
         connectTimer = nil
         logTransfer(request, outcome)
@@ -364,10 +369,32 @@ final class ControlConnection {
         processHeld()
     }
 
+    /// An atomic replacement becomes the file only after a complete upload; otherwise the
+    /// temporary file goes and the old file stays as it was.
+    private func settleReplacement(_ request: TransferRequest, _ outcome: TransferOutcome) -> TransferOutcome {
+        guard case .store(let file, _) = request.kind, let (temporary, target) = file.replacing, let fileSystem else { return outcome }
+        if case .completed(let bytes) = outcome {
+            do {
+                try fileSystem.rename(temporary, to: target)
+                return outcome
+            } catch {
+                try? fileSystem.removeFile(temporary)
+                return .fileError(error, bytes: bytes)
+            }
+        }
+        try? fileSystem.removeFile(temporary)
+        return outcome
+    }
+
     private func closeUnstartedFile(_ request: TransferRequest) {
         switch request.kind {
-        case .retrieve(let file, _, _), .store(let file, _): Glibc.close(file.descriptor)
-        case .listing: break
+        case .retrieve(let file, _, _):
+            Glibc.close(file.descriptor)
+        case .store(let file, _):
+            Glibc.close(file.descriptor)
+            if let (temporary, _) = file.replacing { try? fileSystem?.removeFile(temporary) }
+        case .listing:
+            break
         }
     }
 

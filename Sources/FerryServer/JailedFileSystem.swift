@@ -12,10 +12,13 @@ public final class JailedFileSystem: FileSystem {
     public let homePath: String
     /// Applied to new files (0666) and folders (0777); the process umask is 0 while serving.
     private let umask: UInt32
+    /// STOR over an existing file writes beside it and renames on completion.
+    private let atomicUploads: Bool
 
     /// Open `homePath` (which must be a directory).
-    public init(homePath: String, umask: UInt32 = 0o022) throws(SystemError) {
+    public init(homePath: String, umask: UInt32 = 0o022, atomicUploads: Bool = false) throws(SystemError) {
         self.umask = umask
+        self.atomicUploads = atomicUploads
         let fd = open(homePath, ferry_O_PATH | ferry_O_DIRECTORY | ferry_O_CLOEXEC)
         guard fd >= 0 else { throw SystemError("open home \(homePath)") }
         home = fd
@@ -104,6 +107,9 @@ public final class JailedFileSystem: FileSystem {
 
     public func openForWriting(_ path: VirtualPath, mode: WriteMode) throws(FileSystemError) -> OpenedFile {
         guard !path.isRoot else { throw FileSystemError.isDirectory }
+        if atomicUploads, mode == .truncate, let existing = try? info(path), existing.kind == .file {
+            return try openReplacement(of: path, mode: existing.mode)
+        }
         var flags = O_WRONLY | O_CREAT | ferry_O_NONBLOCK
         switch mode {
         case .truncate: flags |= O_TRUNC
@@ -130,6 +136,14 @@ public final class JailedFileSystem: FileSystem {
             Glibc.close(fd)
             throw error
         }
+    }
+
+    /// A hidden temporary file beside `target` with its permissions, for an atomic replacement.
+    private func openReplacement(of target: VirtualPath, mode: UInt32) throws(FileSystemError) -> OpenedFile {
+        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let temporary = target.parent.appending(".\(target.name).ferry-\(suffix)")
+        let fd = try openInJail(temporary.relative, O_WRONLY | O_CREAT | O_EXCL | ferry_O_NONBLOCK, mode: mode & 0o777)
+        return OpenedFile(descriptor: fd, size: 0, replacing: (temporary, target))
     }
 
     /// Resolve the parent of `path` inside the jail and run `body` with its descriptor and the name.

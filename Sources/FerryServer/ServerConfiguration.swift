@@ -49,6 +49,8 @@ public struct ServerConfiguration: Sendable {
     public var uploadRate: Int?
     /// umask for files and folders that clients create (a user's own umask wins).
     public var umask: UInt32 = 0o022
+    /// STOR over an existing file writes a temporary file and renames it over the target when complete.
+    public var atomicUploads = false
     /// Drop to this user once the ports are bound (when started as root).
     public var runAs: String?
     /// Server log: "text" or "json"; and the lowest level written.

@@ -36,6 +36,7 @@ public enum Settings {
         spec("login-timeout", .integer, "60", "Seconds a new session has to log in."),
         spec("download-rate", .string, nil, "Download cap per session, bytes per second (K, M, G suffixes).", sample: "10M"),
         spec("upload-rate", .string, nil, "Upload cap per session, bytes per second (K, M, G suffixes).", sample: "2M"),
+        spec("atomic-uploads", .boolean, "false", "STOR over an existing file replaces it only when the upload is complete."),
         spec("umask", .string, "\"022\"", "umask for files and folders clients create (octal)."),
         spec("idle-timeout", .integer, "300", "Seconds a control connection may stay silent."),
         spec("data-timeout", .integer, "30", "Seconds to wait for a data connection or a TLS handshake."),
@@ -161,6 +162,7 @@ public enum Settings {
         case "login-timeout": config.loginTimeout = try integer(value, atLeast: 1)
         case "download-rate": config.downloadRate = try rate(value)
         case "upload-rate": config.uploadRate = try rate(value)
+        case "atomic-uploads": config.atomicUploads = try boolean(value)
         case "umask":
             let text = try string(value)
             guard let mask = UInt32(text, radix: 8), mask <= 0o777 else { throw ConfigError("\(text): use octal, like 022") }

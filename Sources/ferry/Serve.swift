@@ -44,6 +44,8 @@ struct Serve: ParsableCommand {
     var downloadRate: String?
     @Option(name: .customLong("upload-rate"), help: "Upload cap per session, bytes per second (K, M, G suffixes).")
     var uploadRate: String?
+    @Flag(name: .customLong("atomic-uploads"), help: "STOR over an existing file replaces it only when the upload is complete (readers never see it torn).")
+    var atomicUploads = false
     @Option(help: "umask for files and folders clients create, octal (default: 022; a user's own umask wins).")
     var umask: String?
     @Option(name: .customLong("idle-timeout"), help: "Seconds a control connection may stay silent (default: 300).")
@@ -99,6 +101,7 @@ struct Serve: ParsableCommand {
         put("download-rate", downloadRate.map(SettingValue.string))
         put("upload-rate", uploadRate.map(SettingValue.string))
         put("umask", umask.map(SettingValue.string))
+        put("atomic-uploads", atomicUploads ? .boolean(true) : nil)
         put("idle-timeout", idleTimeout.map(SettingValue.integer))
         put("data-timeout", dataTimeout.map(SettingValue.integer))
         put("transfer-timeout", transferTimeout.map(SettingValue.integer))

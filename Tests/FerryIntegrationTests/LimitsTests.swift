@@ -51,3 +51,39 @@ print("ok")
         #expect((try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent("folder").path)[.posixPermissions] as? Int) == 0o700)
     }
 }
+
+/// --atomic-uploads: readers never see a replacement half-written, failed ones leave the old file.
+@Suite struct AtomicUploadTests {
+    @Test func replacementsAppearWholeOrNotAtAll() throws {
+        let server = try FerryProcess(["--atomic-uploads"], users: true)
+        let home = server.home("alice")
+        try Disk.write(home.appendingPathComponent("doc.txt"), "old content")
+        let result = try Tool.python(FtplibTests.prelude + #"""
+writer = connect(); writer.sendcmd("TYPE I")
+reader = connect(); reader.sendcmd("TYPE I")
+conn = writer.transfercmd("STOR doc.txt")
+conn.sendall(b"N" * 500000)
+time.sleep(0.3)
+got = bytearray(); reader.retrbinary("RETR doc.txt", got.extend)
+assert bytes(got) == b"old content", got[:20]          # mid-upload, readers see the old file
+conn.sendall(b"N" * 500000); conn.close()
+assert writer.voidresp().startswith("226")
+got = bytearray(); reader.retrbinary("RETR doc.txt", got.extend)
+assert bytes(got) == b"N" * 1000000                     # complete: the new file, whole
+# a replacement cut short leaves the file as it was
+conn = writer.transfercmd("STOR doc.txt"); conn.sendall(b"X" * 100000)
+resp = writer.abort(); conn.close()
+if resp.startswith("426"): writer.getresp()
+got = bytearray(); reader.retrbinary("RETR doc.txt", got.extend)
+assert bytes(got) == b"N" * 1000000, got[:20]
+# new files are written in place (and so can be resumed)
+conn = writer.transfercmd("STOR fresh.bin"); conn.sendall(b"f" * 1000); conn.close(); writer.voidresp()
+assert writer.size("fresh.bin") == 1000
+writer.quit(); reader.quit()
+print("ok")
+"""#, server: server)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: home.path).filter { $0.contains(".ferry-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+}
