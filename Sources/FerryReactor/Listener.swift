@@ -7,11 +7,14 @@ public final class Listener {
     private var listener: OpaquePointer?
     private var handler: ((Int32, SocketAddress) -> Void)?
     private var resumeTimer: EventWatcher?
+    private var onAcceptError: ((SystemError) -> Void)?
     public let address: SocketAddress
 
-    /// Listen on `fd` (from `Sockets.listen`).
-    public init(loop: EventLoop, fd: Int32, handler: @escaping (Int32, SocketAddress) -> Void) {
+    /// Listen on `fd` (from `Sockets.listen`). `onAcceptError` hears of accept failures (EMFILE and
+    /// the like), after which accepting pauses for 100 ms.
+    public init(loop: EventLoop, fd: Int32, onAcceptError: ((SystemError) -> Void)? = nil, handler: @escaping (Int32, SocketAddress) -> Void) {
         self.handler = handler
+        self.onAcceptError = onAcceptError
         self.address = SocketAddress.local(of: fd) ?? SocketAddress(storage: sockaddr_storage())
         let context = Unmanaged.passUnretained(self).toOpaque()
         listener = evconnlistener_new(loop.base, { _, fd, address, length, context in
@@ -36,7 +39,9 @@ public final class Listener {
     /// accept failed (EMFILE, ENFILE, ENOBUFS): stop accepting for a moment instead of spinning on
     /// the error; waiting connections stay in the backlog.
     private func pauseAfterAcceptError() {
+        let error = SystemError("accept", code: errno)
         guard let listener else { return }
+        onAcceptError?(error)
         evconnlistener_disable(listener)
         resumeTimer?.schedule(timeoutMilliseconds: 100)
     }
@@ -46,6 +51,7 @@ public final class Listener {
         if let listener { evconnlistener_free(listener) }
         listener = nil
         handler = nil
+        onAcceptError = nil
         resumeTimer?.cancel()
         resumeTimer = nil
     }

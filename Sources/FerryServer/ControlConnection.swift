@@ -1,4 +1,5 @@
 import CFerrySys
+import Dispatch
 import FTPCore
 import FerryReactor
 import Glibc
@@ -45,6 +46,7 @@ final class ControlConnection {
     private var downloadCaps: [TokenBucket] = []
     private var uploadCaps: [TokenBucket] = []
     private var maxFileSize: UInt64?
+    private var quota: DiskQuota?
     /// The home, for committing or discarding atomic replacements.
     private var fileSystem: JailedFileSystem?
     /// A TLS handshake on the control connection is under way (a failure then counts as one).
@@ -207,6 +209,15 @@ final class ControlConnection {
         guard !ended else { return }
         switch outcome {
         case .accepted(let account, let home, let limits):
+            if let limit = limits.quota, context.users.quota(for: account.name, limit: limit) == nil {
+                // First session of a user with a quota: measure the home off the loop.
+                let bound = LoopBound(self, loop: loop)
+                DispatchQueue.global().async {
+                    let quota = DiskQuota(limit: limit, used: DiskQuota.measure(home))
+                    bound.loop.execute { bound.value.enterHome(account, home: home, limits: limits, measured: quota) }
+                }
+                return
+            }
             enterHome(account, home: home, limits: limits)
         case .rejected:
             context.metrics.login(succeeded: false)
@@ -226,19 +237,21 @@ final class ControlConnection {
         }
     }
 
-    private func enterHome(_ account: Account, home: String, limits: UserLimits) {
-        guard let admission = context.users.enter(account.name, limits: limits) else {
+    private func enterHome(_ account: Account, home: String, limits: UserLimits, measured: DiskQuota? = nil) {
+        guard !ended else { return }
+        guard let admission = context.users.enter(account.name, limits: limits, measured: measured) else {
             logger.notice("login refused: user at max-sessions", metadata: ["user": "\(account.name)"])
             apply(session.shutdown("Too many sessions for \(account.name) (\(limits.maxSessions ?? 0)); try again later."))
             return
         }
         registeredUser = account.name
         maxFileSize = limits.maxFileSize
+        quota = admission.quota
         downloadCaps = [context.configuration.downloadRate.map(TokenBucket.init), admission.download].compactMap { $0 }
         uploadCaps = [context.configuration.uploadRate.map(TokenBucket.init), admission.upload].compactMap { $0 }
         do {
             let fileSystem = try JailedFileSystem(homePath: home, umask: limits.umask ?? context.configuration.umask,
-                                                  atomicUploads: context.configuration.atomicUploads)
+                                                  atomicUploads: context.configuration.atomicUploads, quota: admission.quota)
             self.fileSystem = fileSystem
             logger[metadataKey: "user"] = "\(account.name)"
             logger.info("login ok", metadata: ["home": "\(home)", "readOnly": "\(account.readOnly)"])
@@ -335,7 +348,8 @@ final class ControlConnection {
         if case .store = request.kind { isUpload = true } else { isUpload = false }
         let transfer = DataTransfer(kind: request.kind, socket: fd, loop: loop, stallSeconds: context.configuration.transferStallTimeout,
                                     tls: tls, requireResumption: context.configuration.tlsSessionReuseRequired,
-                                    caps: isUpload ? uploadCaps : downloadCaps, maxFileSize: isUpload ? maxFileSize : nil) { [weak self] outcome in
+                                    caps: isUpload ? uploadCaps : downloadCaps, maxFileSize: isUpload ? maxFileSize : nil,
+                                    quota: isUpload ? quota : nil) { [weak self] outcome in
             guard let self else { return }
             self.transfer = nil
             self.transferEnded(outcome)

@@ -33,6 +33,8 @@ final class DataTransfer {
     private var tlsRetryLength: Int?
     /// Uploads stop with EFBIG (552) before the file would pass this size.
     private let maxFileSize: UInt64?
+    /// Uploads charge it; one that would pass it stops with EDQUOT (552).
+    private let quota: DiskQuota?
     private var handshaking: Bool
     private var onFinish: ((TransferOutcome) -> Void)?
     private var watcher: EventWatcher?
@@ -59,8 +61,9 @@ final class DataTransfer {
     /// With `tls`, the data connection is a TLS server endpoint; `requireResumption` refuses one that
     /// does not resume the control connection's session (522).
     init(kind: TransferKind, socket: Int32, loop: EventLoop, stallSeconds: Int, tls: TLSConnection?, requireResumption: Bool,
-         caps: [TokenBucket], maxFileSize: UInt64?, onFinish: @escaping (TransferOutcome) -> Void) {
+         caps: [TokenBucket], maxFileSize: UInt64?, quota: DiskQuota?, onFinish: @escaping (TransferOutcome) -> Void) {
         self.kind = kind
+        self.quota = quota
         self.caps = caps
         self.maxFileSize = maxFileSize
         self.socket = socket
@@ -332,6 +335,9 @@ final class DataTransfer {
             if let maxFileSize, file.size + bytes + UInt64(n) > maxFileSize {
                 keep = Int(maxFileSize - min(maxFileSize, file.size + bytes))
                 tooLarge = true
+            }
+            if let quota, !quota.charge(UInt64(keep)) {
+                return finish(.fileError(FileSystemError(EDQUOT), bytes: bytes))
             }
             progressed(keep)
             budget -= n

@@ -77,7 +77,10 @@ public final class FerryServer {
                 } catch {
                     throw StartupError("cannot listen on \(address): \(error.reason)")
                 }
-                state.listeners.append(Listener(loop: loop, fd: fd) { fd, peer in
+                let onAcceptError: (SystemError) -> Void = { error in
+                    current.value.logger.warning("accept failed, pausing new connections for 100 ms", metadata: ["error": "\(error)"])
+                }
+                state.listeners.append(Listener(loop: loop, fd: fd, onAcceptError: onAcceptError) { fd, peer in
                     FerryServer.accept(fd: fd, peer: peer, implicitTLS: implicitTLS, loop: (loop, index), state: state, context: current.value)
                 })
             }

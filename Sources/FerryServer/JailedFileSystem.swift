@@ -14,9 +14,12 @@ public final class JailedFileSystem: FileSystem {
     private let umask: UInt32
     /// STOR over an existing file writes beside it and renames on completion.
     private let atomicUploads: Bool
+    /// The user's quota: bytes freed by deletes, truncation and replacement go back to it.
+    private let quota: DiskQuota?
 
     /// Open `homePath` (which must be a directory).
-    public init(homePath: String, umask: UInt32 = 0o022, atomicUploads: Bool = false) throws(SystemError) {
+    public init(homePath: String, umask: UInt32 = 0o022, atomicUploads: Bool = false, quota: DiskQuota? = nil) throws(SystemError) {
+        self.quota = quota
         self.umask = umask
         self.atomicUploads = atomicUploads
         let fd = open(homePath, ferry_O_PATH | ferry_O_DIRECTORY | ferry_O_CLOEXEC)
@@ -107,7 +110,8 @@ public final class JailedFileSystem: FileSystem {
 
     public func openForWriting(_ path: VirtualPath, mode: WriteMode) throws(FileSystemError) -> OpenedFile {
         guard !path.isRoot else { throw FileSystemError.isDirectory }
-        if atomicUploads, mode == .truncate, let existing = try? info(path), existing.kind == .file {
+        let existing = try? info(path)
+        if atomicUploads, mode == .truncate, let existing, existing.kind == .file {
             return try openReplacement(of: path, mode: existing.mode)
         }
         var flags = O_WRONLY | O_CREAT | ferry_O_NONBLOCK
@@ -128,7 +132,9 @@ public final class JailedFileSystem: FileSystem {
                 start = offset
             case .append:
                 start = UInt64(st.st_size)
-            case .truncate, .exclusive:
+            case .truncate:
+                if let existing, existing.kind == .file { quota?.release(existing.size) }
+            case .exclusive:
                 break
             }
             return OpenedFile(descriptor: fd, size: start)
@@ -167,10 +173,23 @@ public final class JailedFileSystem: FileSystem {
     }
 
     public func removeFile(_ path: VirtualPath) throws(FileSystemError) {
+        let freed = regularFileSize(path)
         try check(try inParent(path) { unlinkat($0, $1, 0) })
+        quota?.release(freed)
+    }
+
+    /// The size of `path` if it is a regular file (not following a final symlink), else 0.
+    private func regularFileSize(_ path: VirtualPath) -> UInt64 {
+        guard quota != nil, let size = try? inParent(path, { dir, name -> UInt64 in
+            var st = stat()
+            guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG else { return 0 }
+            return UInt64(st.st_size)
+        }) else { return 0 }
+        return size
     }
 
     public func rename(_ source: VirtualPath, to target: VirtualPath) throws(FileSystemError) {
+        let replaced = source == target ? 0 : regularFileSize(target)
         let result = try inParent(source) { sourceDir, sourceName -> Result<Int32, FileSystemError> in
             do throws(FileSystemError) {
                 return .success(try inParent(target) { renameat(sourceDir, sourceName, $0, $1) })
@@ -179,6 +198,7 @@ public final class JailedFileSystem: FileSystem {
             }
         }
         try check(try result.get())
+        quota?.release(replaced)
     }
 
     /// Acts on an opened descriptor, not a path: utimensat/fchmodat would follow a symlink out of the jail.

@@ -1,5 +1,5 @@
 /// Per-user overrides from the users file's optional fifth field, comma-separated `key=value`:
-/// `download-rate=10M,upload-rate=1M,max-sessions=2,max-file-size=4G,umask=027`.
+/// `download-rate=10M,upload-rate=1M,max-sessions=2,max-file-size=4G,umask=027,quota=50G`.
 /// Rates are bytes per second, sizes bytes; both take K, M, G, T suffixes (powers of 1024).
 public struct UserLimits: Sendable, Equatable {
     public var downloadRate: Int?
@@ -7,8 +7,12 @@ public struct UserLimits: Sendable, Equatable {
     public var maxSessions: Int?
     public var maxFileSize: UInt64?
     public var umask: UInt32?
+    /// Bytes the user's home may hold.
+    public var quota: UInt64?
 
-    public init(downloadRate: Int? = nil, uploadRate: Int? = nil, maxSessions: Int? = nil, maxFileSize: UInt64? = nil, umask: UInt32? = nil) {
+    public init(downloadRate: Int? = nil, uploadRate: Int? = nil, maxSessions: Int? = nil, maxFileSize: UInt64? = nil, umask: UInt32? = nil,
+                quota: UInt64? = nil) {
+        self.quota = quota
         self.downloadRate = downloadRate
         self.uploadRate = uploadRate
         self.maxSessions = maxSessions
@@ -16,7 +20,7 @@ public struct UserLimits: Sendable, Equatable {
         self.umask = umask
     }
 
-    public static let keys = ["download-rate", "upload-rate", "max-sessions", "max-file-size", "umask"]
+    public static let keys = ["download-rate", "upload-rate", "max-sessions", "max-file-size", "umask", "quota"]
 
     /// Parse the field; the error text says which item is wrong.
     public static func parse(_ field: String) -> Result<UserLimits, UsersFileError> {
@@ -41,6 +45,9 @@ public struct UserLimits: Sendable, Equatable {
         case "max-file-size":
             guard let size = ByteSize.parse(value), size > 0 else { return "max-file-size=\(value): use a size, like 4G" }
             maxFileSize = size
+        case "quota":
+            guard let size = ByteSize.parse(value), size > 0 else { return "quota=\(value): use a size, like 50G" }
+            quota = size
         case "umask":
             guard let mask = UInt32(value, radix: 8), mask <= 0o777 else { return "umask=\(value): use octal, like 022" }
             umask = mask
@@ -58,6 +65,7 @@ public struct UserLimits: Sendable, Equatable {
         if let maxSessions { items.append("max-sessions=\(maxSessions)") }
         if let maxFileSize { items.append("max-file-size=\(maxFileSize)") }
         if let umask { items.append("umask=0" + String(umask, radix: 8)) }
+        if let quota { items.append("quota=\(quota)") }
         return items.joined(separator: ",")
     }
 }

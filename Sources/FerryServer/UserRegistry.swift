@@ -7,28 +7,41 @@ public final class UserRegistry: Sendable {
         var sessions = 0
         var download: TokenBucket?
         var upload: TokenBucket?
+        var quota: DiskQuota?
     }
 
     /// What a login gets: its share of the user's caps.
     public struct Admission: Sendable {
         public let download: TokenBucket?
         public let upload: TokenBucket?
+        public let quota: DiskQuota?
     }
 
     private let entries = Mutex<[String: Entry]>([:])
 
     public init() {}
 
-    /// Count a session for `name`, or nil when the user is at `limits.maxSessions`.
-    public func enter(_ name: String, limits: UserLimits) -> Admission? {
+    /// The user's quota if a session already measured their home (with the same limit).
+    public func quota(for name: String, limit: UInt64) -> DiskQuota? {
+        entries.withLock { $0[name]?.quota.flatMap { $0.limit == limit ? $0 : nil } }
+    }
+
+    /// Count a session for `name`, or nil when the user is at `limits.maxSessions`. `measured` is the
+    /// quota to use when none is shared yet.
+    public func enter(_ name: String, limits: UserLimits, measured: DiskQuota?) -> Admission? {
         entries.withLock { entries in
             var entry = entries[name] ?? Entry()
             if let max = limits.maxSessions, entry.sessions >= max { return nil }
             entry.sessions += 1
             entry.download = UserRegistry.bucket(entry.download, rate: limits.downloadRate)
             entry.upload = UserRegistry.bucket(entry.upload, rate: limits.uploadRate)
+            if limits.quota == nil {
+                entry.quota = nil
+            } else if entry.quota?.limit != limits.quota {
+                entry.quota = measured
+            }
             entries[name] = entry
-            return Admission(download: entry.download, upload: entry.upload)
+            return Admission(download: entry.download, upload: entry.upload, quota: entry.quota)
         }
     }
 

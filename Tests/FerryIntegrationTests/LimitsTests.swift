@@ -87,3 +87,33 @@ print("ok")
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 }
+
+/// Per-user disk quota: measured at login, charged by uploads, credited by deletes.
+@Suite struct QuotaTests {
+    @Test func uploadsStopAtTheQuotaAndDeletesFreeSpace() throws {
+        let server = try FerryProcess(users: true, prepare: { scratch, _ in
+            let home = scratch.appendingPathComponent("home-q")
+            try FileManager.default.createDirectory(at: home.appendingPathComponent("sub"), withIntermediateDirectories: true)
+            try Data(count: 400_000).write(to: home.appendingPathComponent("sub/existing.bin"))
+            try Disk.makeUsers(scratch)
+            let add = try Tool.run(FerryProcess.binary, ["user", "add", "q", "--users", scratch.appendingPathComponent("users.txt").path,
+                                                         "--home", home.path, "--password-stdin", "--quota", "1000000"], input: Data("qpw\n".utf8))
+            guard add.status == 0 else { throw HarnessError.message(add.stderr) }
+        })
+        let result = try Tool.python(FtplibTests.prelude + #"""
+f = connect("q", "qpw"); f.sendcmd("TYPE I")
+f.storbinary("STOR a.bin", io.BytesIO(b"a" * 500000))          # 400 000 + 500 000 = 900 000: fits
+r = expect_error("552", f.storbinary, "STOR b.bin", io.BytesIO(b"b" * 300000))
+f.delete("sub/existing.bin")                                    # frees 400 000
+f.storbinary("STOR c.bin", io.BytesIO(b"c" * 300000))           # 500 000 + 300 000 + what b.bin kept: fits
+f.storbinary("STOR a.bin", io.BytesIO(b"a" * 100000))           # replacing a.bin frees its 500 000
+f.storbinary("STOR d.bin", io.BytesIO(b"d" * 400000))
+f.quit()
+print("ok")
+"""#, server: server)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
+        let home = server.scratch.appendingPathComponent("home-q")
+        #expect((try? Data(contentsOf: home.appendingPathComponent("d.bin")))?.count == 400_000)
+        #expect((try? Data(contentsOf: home.appendingPathComponent("a.bin")))?.count == 100_000)
+    }
+}
