@@ -160,7 +160,15 @@ struct Serve: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "ferry")
-        let server = try FerryServer(configuration: configuration, logger: logger) { try Serve.resolve(file: file, flags: flags) }
+        let server: FerryServer
+        do {
+            server = try FerryServer(configuration: configuration, logger: logger) { try Serve.resolve(file: file, flags: flags) }
+        } catch {
+            // With a JSON log, the start-up error is a JSON line too.
+            guard json else { throw error }
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
         logBanner(configuration, server: server, logger: logger, json: json)
         server.run()
     }

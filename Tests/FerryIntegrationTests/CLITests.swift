@@ -37,7 +37,15 @@ import Testing
             return String(text[..<equals.lowerBound])
         }
         #expect(keys.count > 20)
-        for key in keys { #expect(help.stdout.contains("--\(key) ") || help.stdout.contains("--\(key)\n"), "--\(key)") }
+        let readme = try String(contentsOf: ContribTests.unitPath.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("README.md"), encoding: .utf8)
+        for key in keys {
+            #expect(help.stdout.contains("--\(key) ") || help.stdout.contains("--\(key)\n"), "--\(key) in ferry serve --help")
+            #expect(readme.contains("`--\(key)"), "--\(key) in the README's option table")
+        }
+        let jsonError = try Tool.run(FerryProcess.binary, ["serve", "--log-format", "json", "--root", "/nonexistent/ferry"] + listen)
+        #expect(jsonError.status != 0)
+        #expect(jsonError.stderr.hasPrefix("{") && jsonError.stderr.contains("/nonexistent/ferry"), "\(jsonError.stderr)")
 
         let badListen = try Tool.run(FerryProcess.binary, ["serve", "--listen", "nowhere"])
         #expect(badListen.status != 0 && badListen.stderr.contains("HOST:PORT"))
