@@ -38,6 +38,8 @@ final class ControlConnection {
     private var onEnd: ((ControlConnection) -> Void)?
     /// The control connection is gone but an upload is still draining.
     private var endAfterTransfer = false
+    /// The verb being handled (for logging its failure).
+    private var currentVerb: String?
     /// Where the logged-in user's home is on disk (for the xferlog).
     private var homePath = ""
     /// The user counted in `context.users` (released at the end).
@@ -117,13 +119,25 @@ final class ControlConnection {
         while !held.isEmpty && !session.closed {
             if session.isBusy {
                 if session.isTransferring, let index = held.firstIndex(where: ControlConnection.isAbort) {
-                    apply(session.handle(held.remove(at: index)))
+                    handle(held.remove(at: index))
                     continue
                 }
                 return
             }
-            apply(session.handle(held.removeFirst()))
+            handle(held.removeFirst())
         }
+    }
+
+    /// Run one command; its failures (4xx/5xx, logins aside: they have their own lines) are logged
+    /// with the verb, never the argument of PASS.
+    private func handle(_ line: ControlLineReader.Output) {
+        if case .line(let bytes) = line, case .success(let command) = Command.parse(bytes) {
+            currentVerb = command.verb
+        } else {
+            currentVerb = "?"
+        }
+        apply(session.handle(line))
+        currentVerb = nil
     }
 
     private static func isAbort(_ output: ControlLineReader.Output) -> Bool {
@@ -146,7 +160,11 @@ final class ControlConnection {
     private func apply(_ effects: [SessionEffect]) {
         for effect in effects {
             switch effect {
-            case .reply(let reply): send(reply)
+            case .reply(let reply):
+                if let verb = currentVerb, reply.code.rawValue >= 400, verb != "USER", verb != "PASS" {
+                    logger.notice("command failed", metadata: ["command": "\(verb)", "reply": "\(reply.code.rawValue) \(reply.lines[0])"])
+                }
+                send(reply)
             case .authenticate(let user, let password): authenticate(user: user, password: password)
             case .authenticateAnonymous:
                 let (account, home) = context.authenticator.anonymous

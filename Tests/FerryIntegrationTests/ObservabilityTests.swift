@@ -18,6 +18,7 @@ ftp = connect(); ftp.sendcmd("TYPE I")
 got = bytearray(); ftp.retrbinary("RETR my file.txt", got.extend); assert bytes(got) == b"0123456789"
 ftp.storbinary("STOR up.bin", io.BytesIO(b"x" * 5000))
 ftp.quit()
+expect_error("550", connect().delete, "missing.txt")
 bad = ftplib.FTP(); bad.connect(HOST, PORT, timeout=30)
 expect_error("530", bad.login, "alice", "wrong")
 print("ok")
@@ -41,10 +42,10 @@ print("ok")
         #expect(metrics.stdout.contains("ferry_transfers_total{direction=\"in\",result=\"complete\"} 1"))
         #expect(metrics.stdout.contains("ferry_transfer_bytes_total{direction=\"in\"} 5000"))
         #expect(metrics.stdout.contains("ferry_transfer_bytes_total{direction=\"out\"} 10"))
-        #expect(metrics.stdout.contains("ferry_logins_total{result=\"ok\"} 1"))
+        #expect(metrics.stdout.contains("ferry_logins_total{result=\"ok\"} 2"))
         #expect(metrics.stdout.contains("ferry_logins_total{result=\"failed\"} 1"))
-        // Three sessions: the harness's readiness probe, the transfers, the failed login.
-        #expect(metrics.stdout.contains("ferry_sessions_total 3"))
+        // Four sessions: the harness's readiness probe, the transfers, the failed DELE, the failed login.
+        #expect(metrics.stdout.contains("ferry_sessions_total 4"))
         #expect(metrics.stdout.contains("ferry_sessions_open 0"))
         let health = try Tool.run("curl", ["-sS", "-w", "%{http_code}", "http://127.0.0.1:\(metricsPort)/healthz"])
         #expect(health.stdout == "ok\n200")
@@ -68,5 +69,6 @@ print("ok")
             #expect(object?["message"] != nil, "not JSON: \(line)")
         }
         #expect(server.log.contains("Ferry serving") && !server.log.contains("secret") && !server.log.contains("wrong"))
+        #expect(server.log.contains("\"command\":\"DELE\"") && server.log.contains("550 /missing.txt: No such file or directory"))
     }
 }
