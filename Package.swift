@@ -5,10 +5,12 @@ let package = Package(
     name: "Ferry",
     products: [
         .executable(name: "ferry", targets: ["ferry"]),
+        .executable(name: "ftpbench", targets: ["ftpbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -42,6 +44,14 @@ let package = Package(
                 "FerryServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "ftpbench",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "bench/Sources/ftpbench"
         ),
         .testTarget(name: "FTPCoreTests", dependencies: ["FTPCore"]),
         .testTarget(name: "FerryServerTests", dependencies: ["FerryServer"]),

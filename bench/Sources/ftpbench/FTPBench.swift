@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+
+/// `ftpbench`: run workloads against one FTP server and print (and save) what they measured.
+/// `bench/compare` runs it against Ferry and its peers side by side.
+@main
+struct FTPBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ftpbench",
+        abstract: "Measure an FTP server: throughput, session churn, idle memory, listings.",
+        discussion: """
+        Workloads (names for --workloads): w1 one-stream RETR of big.bin; w2 parallel RETR of mid.bin at each \
+        --parallel count; w3 one-stream STOR of big.bin's size; w4 session churn (connect, login, RETR small.bin, \
+        QUIT) at each --churn-clients count; w6 idle logged-in sessions at each --idle count; w7 LIST and MLSD of many/. \
+        The data folder must be the user's home on the server.
+        """
+    )
+
+    @Option(help: "Server address (IPv4).") var host = "127.0.0.1"
+    @Option(help: "Server control port.") var port: UInt16
+    @Option(help: "Login name.") var user: String
+    @Option(help: "Password.") var password: String
+    @Option(help: "Name for the results.") var name: String
+    @Option(name: .customLong("server-pid"), help: "Server process (its whole tree is measured for CPU and memory).") var serverPID: Int32?
+    @Option(name: .customLong("data-dir"), help: "The folder the server serves to this user (big.bin, mid.bin, small.bin, many/).") var dataDir: String
+    @Option(help: "Comma-separated workloads.") var workloads = "w1,w2,w3,w4,w6,w7"
+    @Option(help: "Parallel stream counts for w2.") var parallel = "16,64,256"
+    @Option(name: .customLong("churn-clients"), help: "Client counts for w4.") var churnClients = "8,64"
+    @Option(name: .customLong("churn-seconds"), help: "Seconds per w4 run.") var churnSeconds = 5.0
+    @Option(help: "Idle session counts for w6.") var idle = "1000,10000"
+    @Option(help: "Append the measurements as JSON lines to this file.") var json: String?
+
+    func run() throws {
+        let probe = serverPID.map { ServerProbe(rootPID: $0) }
+        let target = Target(name: name, host: host, port: port, user: user, password: password, probe: probe)
+        func size(_ file: String) throws -> UInt64 {
+            let attributes = try FileManager.default.attributesOfItem(atPath: "\(dataDir)/\(file)")
+            return (attributes[.size] as? NSNumber)?.uint64Value ?? 0
+        }
+        func counts(_ text: String) -> [Int] { text.split(separator: ",").compactMap { Int($0) } }
+        var results: [Measurement] = []
+        for workload in workloads.split(separator: ",") {
+            let before = results.count
+            switch workload {
+            case "w1":
+                results.append(Workloads.retrieve(target, path: "big.bin", size: try size("big.bin"), streams: 1, label: "w1"))
+            case "w2":
+                for streams in counts(parallel) {
+                    results.append(Workloads.retrieve(target, path: "mid.bin", size: try size("mid.bin"), streams: streams, label: "w2"))
+                }
+            case "w3":
+                results.append(Workloads.store(target, source: "\(dataDir)/big.bin", size: try size("big.bin"), label: "w3"))
+            case "w4":
+                for clients in counts(churnClients) {
+                    results.append(Workloads.churn(target, path: "small.bin", size: try size("small.bin"), clients: clients,
+                                                   duration: churnSeconds, label: "w4"))
+                }
+            case "w6":
+                for count in counts(idle) { results.append(Workloads.idle(target, count: count, label: "w6")) }
+            case "w7":
+                results.append(Workloads.listing(target, path: "many", repeats: 5, label: "w7"))
+            default:
+                throw ValidationError("unknown workload \(workload)")
+            }
+            for result in results[before...] { print(FTPBench.describe(result)) }
+        }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            var lines = ""
+            for result in results { lines += String(decoding: try encoder.encode(result), as: UTF8.self) + "\n" }
+            if let handle = FileHandle(forWritingAtPath: json) {
+                handle.seekToEndOfFile()
+                handle.write(Data(lines.utf8))
+                handle.closeFile()
+            } else {
+                try Data(lines.utf8).write(to: URL(fileURLWithPath: json))
+            }
+        }
+        let failures = results.reduce(0) { $0 + $1.errors }
+        if failures > 0 { throw BenchError("\(failures) sessions failed (see above)") }
+    }
+
+    static func describe(_ m: Measurement) -> String {
+        var parts = ["\(m.server) \(m.workload) x\(m.concurrency):"]
+        if let v = m.mibPerSecond { parts.append(String(format: "%.0f MiB/s", v)) }
+        if let v = m.sessionsPerSecond { parts.append(String(format: "%.1f sessions/s", v)) }
+        if let p50 = m.p50Milliseconds, let p99 = m.p99Milliseconds { parts.append(String(format: "p50 %.2f ms, p99 %.2f ms", p50, p99)) }
+        if let v = m.serverCPUSecondsPerGiB { parts.append(String(format: "%.3f CPU s/GiB", v)) }
+        if let v = m.serverKiBPerSession { parts.append(String(format: "%.1f KiB/session", v)) }
+        if m.errors > 0 { parts.append("\(m.errors) errors") }
+        return parts.joined(separator: " ")
+    }
+}

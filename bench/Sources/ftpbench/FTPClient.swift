@@ -1,0 +1,168 @@
+import Foundation
+import Glibc
+
+/// Why a benchmark session failed.
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A minimal blocking FTP client built to be cheap: downloads are counted and discarded in the
+/// kernel (recv with MSG_TRUNC, no copy), uploads go out with sendfile from a file, so the server,
+/// not the client, is what a run measures.
+final class FTPClient {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    let host: String
+
+    init(host: String, port: UInt16, timeoutSeconds: Int = 60) throws {
+        self.host = host
+        fd = try FTPClient.connect(host: host, port: port, timeoutSeconds: timeoutSeconds)
+        let greeting = try readReply()
+        guard greeting.code == 220 else { close(fd); throw BenchError("greeting: \(greeting.text)") }
+    }
+
+    deinit { close(fd) }
+
+    static func connect(host: String, port: UInt16, timeoutSeconds: Int) throws -> Int32 {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw BenchError("\(host) is not an IPv4 address") }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw BenchError("socket: \(String(cString: strerror(errno)))") }
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard result == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw BenchError("connect \(host):\(port): \(reason)")
+        }
+        return fd
+    }
+
+    struct Reply {
+        let code: Int
+        let text: String
+    }
+
+    func readReply() throws -> Reply {
+        var first: String?
+        while true {
+            let line = try readLine()
+            if first == nil { first = line }
+            let bytes = Array(line.utf8)
+            if bytes.count >= 4, let code = Int(String(line.prefix(3))), bytes[3] == UInt8(ascii: " "),
+               line.prefix(3) == first!.prefix(3) {
+                return Reply(code: code, text: first == line ? line : first! + " ... " + line)
+            }
+        }
+    }
+
+    private func readLine() throws -> String {
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                let line = buffer[..<newline]
+                buffer.removeSubrange(...newline)
+                return String(decoding: line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
+            }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let n = recv(fd, &chunk, chunk.count, 0)
+            guard n > 0 else { throw BenchError("control connection closed") }
+            buffer.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    @discardableResult
+    func command(_ text: String, expect codes: ClosedRange<Int> = 200...399) throws -> Reply {
+        var line = text + "\r\n"
+        let sent = line.withUTF8 { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent > 0 else { throw BenchError("send \(text.prefix(4)): \(String(cString: strerror(errno)))") }
+        let reply = try readReply()
+        guard codes.contains(reply.code) else { throw BenchError("\(text.hasPrefix("PASS") ? "PASS" : text): \(reply.text)") }
+        return reply
+    }
+
+    func login(user: String, password: String) throws {
+        try command("USER \(user)", expect: 230...331)
+        try command("PASS \(password)", expect: 230...230)
+        try command("TYPE I")
+    }
+
+    /// PASV, then connect to the announced port on the control host.
+    private func openData() throws -> Int32 {
+        let reply = try command("PASV", expect: 227...227)
+        guard let open = reply.text.firstIndex(of: "("), let close = reply.text.firstIndex(of: ")") else {
+            throw BenchError("PASV reply: \(reply.text)")
+        }
+        let numbers = reply.text[reply.text.index(after: open)..<close].split(separator: ",").compactMap { Int($0) }
+        guard numbers.count == 6 else { throw BenchError("PASV reply: \(reply.text)") }
+        let data = try FTPClient.connect(host: host, port: UInt16(numbers[4] * 256 + numbers[5]), timeoutSeconds: 60)
+        var size: Int32 = 4 << 20
+        setsockopt(data, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        return data
+    }
+
+    /// Download and discard; returns the bytes received.
+    func retrieve(_ path: String) throws -> UInt64 {
+        let data = try openData()
+        defer { close(data) }
+        try command("RETR \(path)", expect: 125...150)
+        var total: UInt64 = 0
+        var scratch = [UInt8](repeating: 0, count: 1)
+        while true {
+            // MSG_TRUNC on TCP: the kernel drops the bytes and reports how many (no copy).
+            let n = recv(data, &scratch, 1 << 30, Int32(MSG_TRUNC))
+            if n == 0 { break }
+            guard n > 0 else { throw BenchError("RETR \(path): \(String(cString: strerror(errno)))") }
+            total += UInt64(n)
+        }
+        try readFinal(path)
+        return total
+    }
+
+    /// Upload `count` bytes of `file` with sendfile; returns the bytes sent.
+    func store(_ path: String, from file: Int32, count: UInt64) throws -> UInt64 {
+        let data = try openData()
+        try command("STOR \(path)", expect: 125...150)
+        var offset: off_t = 0
+        while UInt64(offset) < count {
+            let n = sendfile(data, file, &offset, Int(min(count - UInt64(offset), 1 << 30)))
+            guard n > 0 else {
+                close(data)
+                throw BenchError("STOR \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        close(data)
+        try readFinal(path)
+        return UInt64(offset)
+    }
+
+    /// LIST or MLSD; returns the listing's size in bytes.
+    func list(_ verb: String, _ path: String) throws -> UInt64 {
+        let data = try openData()
+        defer { close(data) }
+        try command("\(verb) \(path)", expect: 125...150)
+        var total: UInt64 = 0
+        var scratch = [UInt8](repeating: 0, count: 1)
+        while true {
+            let n = recv(data, &scratch, 1 << 30, Int32(MSG_TRUNC))
+            if n <= 0 { break }
+            total += UInt64(n)
+        }
+        try readFinal(path)
+        return total
+    }
+
+    private func readFinal(_ path: String) throws {
+        let reply = try readReply()
+        guard reply.code == 226 || reply.code == 250 else { throw BenchError("\(path): \(reply.text)") }
+    }
+
+    func quit() {
+        _ = try? command("QUIT", expect: 200...299)
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Glibc
+
+/// Reads a server's cost from /proc for its whole process tree (forking servers spread over many
+/// processes): CPU seconds and memory (RSS, and PSS, which splits shared pages fairly).
+struct ServerProbe {
+    let rootPID: Int32
+
+    /// The root and every descendant.
+    func processes() -> [Int32] {
+        var parents: [Int32: Int32] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            if fields.count > 1, let ppid = Int32(fields[1]) { parents[pid] = ppid }
+        }
+        var tree: Set<Int32> = [rootPID]
+        var grew = true
+        while grew {
+            grew = false
+            for (pid, ppid) in parents where tree.contains(ppid) && !tree.contains(pid) {
+                tree.insert(pid)
+                grew = true
+            }
+        }
+        return tree.sorted()
+    }
+
+    /// User + system CPU seconds of the tree, counting exited children that were waited for.
+    func cpuSeconds() -> Double {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        var total = 0.0
+        for pid in processes() {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+            // utime, stime, cutime, cstime are fields 14-17 (1-based) of the whole line; 11-14 after "state".
+            if fields.count > 14 {
+                total += [11, 12, 13, 14].compactMap { Double(fields[$0]) }.reduce(0, +) / ticks
+            }
+        }
+        return total
+    }
+
+    /// Resident and proportional set size of the tree, in KiB.
+    func memoryKiB() -> (rss: Int, pss: Int) {
+        var rss = 0, pss = 0
+        for pid in processes() {
+            guard let rollup = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { continue }
+            for line in rollup.split(separator: "\n") {
+                let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard parts.count >= 2, let value = Int(parts[1]) else { continue }
+                if parts[0] == "Rss:" { rss += value }
+                if parts[0] == "Pss:" { pss += value }
+            }
+        }
+        return (rss, pss)
+    }
+}

@@ -1,0 +1,203 @@
+import Foundation
+import Glibc
+import Histogram
+
+/// What one workload run measured.
+struct Measurement: Codable {
+    var workload: String
+    var server: String
+    var concurrency: Int
+    var seconds: Double
+    var bytes: UInt64
+    var mibPerSecond: Double?
+    var sessionsPerSecond: Double?
+    var p50Milliseconds: Double?
+    var p99Milliseconds: Double?
+    var serverCPUSecondsPerGiB: Double?
+    var serverKiBPerSession: Double?
+    var errors: Int
+}
+
+/// Where and as whom to run.
+struct Target {
+    let name: String
+    let host: String
+    let port: UInt16
+    let user: String
+    let password: String
+    let probe: ServerProbe?
+}
+
+enum Workloads {
+    /// Run `body` on `count` threads at once; returns the wall time from start to the last finish.
+    static func parallel(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Double {
+        let group = DispatchGroup()
+        let start = Date()
+        for index in 0..<count {
+            group.enter()
+            let thread = Thread {
+                body(index)
+                group.leave()
+            }
+            thread.stackSize = 256 * 1024
+            thread.start()
+        }
+        group.wait()
+        return Date().timeIntervalSince(start)
+    }
+
+    /// W1/W2: `streams` sessions each RETR `path` (expected `size` bytes) at once.
+    static func retrieve(_ target: Target, path: String, size: UInt64, streams: Int, label: String) -> Measurement {
+        let counters = Counters()
+        let cpuBefore = target.probe?.cpuSeconds()
+        let seconds = parallel(streams) { _ in
+            do {
+                let client = try FTPClient(host: target.host, port: target.port)
+                try client.login(user: target.user, password: target.password)
+                let got = try client.retrieve(path)
+                client.quit()
+                if got == size { counters.add(bytes: got) } else { counters.fail("short: \(got) of \(size)") }
+            } catch {
+                counters.fail("\(error)")
+            }
+        }
+        return throughput(label, target, streams, seconds, counters, cpuBefore)
+    }
+
+    /// W3: one STOR of `size` bytes from `source`.
+    static func store(_ target: Target, source: String, size: UInt64, label: String) -> Measurement {
+        let counters = Counters()
+        let cpuBefore = target.probe?.cpuSeconds()
+        let seconds = parallel(1) { _ in
+            let file = open(source, O_RDONLY)
+            defer { close(file) }
+            do {
+                let client = try FTPClient(host: target.host, port: target.port)
+                try client.login(user: target.user, password: target.password)
+                let sent = try client.store("ftpbench-upload.bin", from: file, count: size)
+                client.quit()
+                if sent == size { counters.add(bytes: sent) } else { counters.fail("short upload") }
+            } catch {
+                counters.fail("\(error)")
+            }
+        }
+        return throughput(label, target, 1, seconds, counters, cpuBefore)
+    }
+
+    /// W4: `clients` loops of connect + login + RETR `path` + QUIT for `duration` seconds.
+    static func churn(_ target: Target, path: String, size: UInt64, clients: Int, duration: Double, label: String) -> Measurement {
+        let counters = Counters()
+        let deadline = Date().addingTimeInterval(duration)
+        let seconds = parallel(clients) { _ in
+            var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+            while Date() < deadline {
+                let start = DispatchTime.now().uptimeNanoseconds
+                do {
+                    let client = try FTPClient(host: target.host, port: target.port)
+                    try client.login(user: target.user, password: target.password)
+                    let got = try client.retrieve(path)
+                    client.quit()
+                    guard got == size else {
+                        counters.fail("short: \(got) of \(size)")
+                        continue
+                    }
+                    _ = histogram.record((DispatchTime.now().uptimeNanoseconds - start) / 1000)
+                    counters.add(bytes: got)
+                } catch {
+                    counters.fail("\(error)")
+                }
+            }
+            counters.merge(histogram)
+        }
+        var m = Measurement(workload: label, server: target.name, concurrency: clients, seconds: seconds, bytes: counters.bytes,
+                            errors: counters.errors)
+        let histogram = counters.histogram
+        m.sessionsPerSecond = Double(histogram.totalCount) / seconds
+        m.p50Milliseconds = Double(histogram.valueAtPercentile(50)) / 1000
+        m.p99Milliseconds = Double(histogram.valueAtPercentile(99)) / 1000
+        return m
+    }
+
+    /// W6: hold `count` logged-in idle sessions; server memory per session over its idle baseline.
+    static func idle(_ target: Target, count: Int, label: String) -> Measurement {
+        var m = Measurement(workload: label, server: target.name, concurrency: count, seconds: 0, bytes: 0, errors: 0)
+        guard let probe = target.probe else { return m }
+        let before = probe.memoryKiB().pss
+        var clients: [FTPClient] = []
+        let start = Date()
+        for _ in 0..<count {
+            do {
+                let client = try FTPClient(host: target.host, port: target.port)
+                try client.login(user: target.user, password: target.password)
+                clients.append(client)
+            } catch {
+                m.errors += 1
+            }
+        }
+        Thread.sleep(forTimeInterval: 1)
+        let after = probe.memoryKiB().pss
+        m.seconds = Date().timeIntervalSince(start)
+        m.serverKiBPerSession = clients.isEmpty ? nil : Double(after - before) / Double(clients.count)
+        for client in clients { client.quit() }
+        return m
+    }
+
+    /// W7: LIST and MLSD of `path` (a large folder), `repeats` times each; latency per listing.
+    static func listing(_ target: Target, path: String, repeats: Int, label: String) -> Measurement {
+        let counters = Counters()
+        var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+        let start = Date()
+        do {
+            let client = try FTPClient(host: target.host, port: target.port)
+            try client.login(user: target.user, password: target.password)
+            for index in 0..<repeats * 2 {
+                let begin = DispatchTime.now().uptimeNanoseconds
+                let bytes = try client.list(index % 2 == 0 ? "LIST" : "MLSD", path)
+                _ = histogram.record((DispatchTime.now().uptimeNanoseconds - begin) / 1000)
+                counters.add(bytes: bytes)
+            }
+            client.quit()
+        } catch {
+            counters.fail("\(error)")
+        }
+        var m = Measurement(workload: label, server: target.name, concurrency: 1, seconds: Date().timeIntervalSince(start),
+                            bytes: counters.bytes, errors: counters.errors)
+        m.p50Milliseconds = Double(histogram.valueAtPercentile(50)) / 1000
+        m.p99Milliseconds = Double(histogram.valueAtPercentile(99)) / 1000
+        return m
+    }
+
+    private static func throughput(_ label: String, _ target: Target, _ concurrency: Int, _ seconds: Double, _ counters: Counters,
+                                   _ cpuBefore: Double?) -> Measurement {
+        var m = Measurement(workload: label, server: target.name, concurrency: concurrency, seconds: seconds, bytes: counters.bytes,
+                            errors: counters.errors)
+        m.mibPerSecond = Double(counters.bytes) / 1_048_576 / seconds
+        if let cpuBefore, let after = target.probe?.cpuSeconds(), counters.bytes > 0 {
+            m.serverCPUSecondsPerGiB = (after - cpuBefore) / (Double(counters.bytes) / 1_073_741_824)
+        }
+        return m
+    }
+}
+
+/// Totals shared by a workload's threads.
+final class Counters: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var bytes: UInt64 = 0
+    private(set) var errors = 0
+    private(set) var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    private var firstError: String?
+
+    func add(bytes count: UInt64) { lock.withLock { bytes += count } }
+
+    func fail(_ reason: String) {
+        lock.withLock {
+            errors += 1
+            if firstError == nil {
+                firstError = reason
+                FileHandle.standardError.write(Data("ftpbench: \(reason)\n".utf8))
+            }
+        }
+    }
+
+    func merge(_ other: Histogram<UInt64>) { lock.withLock { histogram.add(other) } }
+}
