@@ -31,6 +31,12 @@ struct FTPBench: ParsableCommand {
     @Option(help: "Append the measurements as JSON lines to this file.") var json: String?
 
     func run() throws {
+        // Ten thousand idle sessions need as many descriptors.
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
         let probe = serverPID.map { ServerProbe(rootPID: $0) }
         let target = Target(name: name, host: host, port: port, user: user, password: password, probe: probe)
         func size(_ file: String) throws -> UInt64 {

@@ -46,14 +46,28 @@ enum Workloads {
         return Date().timeIntervalSince(start)
     }
 
-    /// W1/W2: `streams` sessions each RETR `path` (expected `size` bytes) at once.
+    /// W1/W2: `streams` sessions log in, then all RETR `path` (expected `size` bytes) at once. Only
+    /// the transfers are timed (and their server CPU counted): logins are W4's business.
     static func retrieve(_ target: Target, path: String, size: UInt64, streams: Int, label: String) -> Measurement {
         let counters = Counters()
-        let cpuBefore = target.probe?.cpuSeconds()
-        let seconds = parallel(streams) { _ in
+        let gate = StartGate(parties: streams)
+        let coordinator = Thread {
+            gate.waitForAll()
+            gate.open(cpu: target.probe?.cpuSeconds())
+        }
+        coordinator.start()
+        _ = parallel(streams) { _ in
+            var client: FTPClient?
             do {
-                let client = try FTPClient(host: target.host, port: target.port)
-                try client.login(user: target.user, password: target.password)
+                let session = try FTPClient(host: target.host, port: target.port)
+                try session.login(user: target.user, password: target.password)
+                client = session
+            } catch {
+                counters.fail("\(error)")
+            }
+            gate.arriveAndWait()
+            guard let client else { return }
+            do {
                 let got = try client.retrieve(path)
                 client.quit()
                 if got == size { counters.add(bytes: got) } else { counters.fail("short: \(got) of \(size)") }
@@ -61,7 +75,8 @@ enum Workloads {
                 counters.fail("\(error)")
             }
         }
-        return throughput(label, target, streams, seconds, counters, cpuBefore)
+        let (start, cpuBefore) = gate.opened
+        return throughput(label, target, streams, Date().timeIntervalSince(start), counters, cpuBefore)
     }
 
     /// W3: one STOR of `size` bytes from `source`.
@@ -176,6 +191,39 @@ enum Workloads {
             m.serverCPUSecondsPerGiB = (after - cpuBefore) / (Double(counters.bytes) / 1_073_741_824)
         }
         return m
+    }
+}
+
+/// Holds every session at the start line until all have logged in, then lets them go at once.
+final class StartGate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let parties: Int
+    private var arrived = 0
+    private var isOpen = false
+    private(set) var opened: (Date, Double?) = (Date(), nil)
+
+    init(parties: Int) { self.parties = parties }
+
+    func arriveAndWait() {
+        condition.lock()
+        arrived += 1
+        condition.broadcast()
+        while !isOpen { condition.wait() }
+        condition.unlock()
+    }
+
+    func waitForAll() {
+        condition.lock()
+        while arrived < parties { condition.wait() }
+        condition.unlock()
+    }
+
+    func open(cpu: Double?) {
+        condition.lock()
+        opened = (Date(), cpu)
+        isOpen = true
+        condition.broadcast()
+        condition.unlock()
     }
 }
 
