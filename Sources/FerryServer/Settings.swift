@@ -72,8 +72,11 @@ public enum Settings {
 
     /// Read a config file: its settings and every error (syntax, unknown keys, wrong types, bad values).
     public static func load(file path: String) -> (settings: [String: Source], errors: [ConfigError]) {
-        guard let text = readText(path) else {
-            return ([:], [ConfigError("cannot read config file \(path): \(String(cString: strerror(errno)))")])
+        let text: String
+        switch TextFile.read(path) {
+        case .success(let contents): text = contents
+        case .failure(.unreadable(let reason)): return ([:], [ConfigError("cannot read config file \(path): \(reason)")])
+        case .failure(.notUTF8): return ([:], [ConfigError("config file \(path) is not valid UTF-8")])
         }
         let (entries, parseErrors) = ConfigFile.parse(text, source: path)
         var errors = parseErrors
@@ -267,16 +270,4 @@ public enum Settings {
         return String(cString: resolved)
     }
 
-    private static func readText(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, file)
-            if n <= 0 { break }
-            bytes.append(contentsOf: buffer[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
 }

@@ -74,22 +74,11 @@ public struct UsersFile: Sendable {
     }
 
     public static func load(path: String) throws(UsersFileError) -> UsersFile {
-        guard let file = fopen(path, "r") else {
-            throw UsersFileError("cannot read users file \(path): \(String(cString: strerror(errno)))")
+        switch TextFile.read(path) {
+        case .success(let text): return try parse(text, source: path)
+        case .failure(.unreadable(let reason)): throw UsersFileError("cannot read users file \(path): \(reason)")
+        case .failure(.notUTF8): throw UsersFileError("users file \(path) is not valid UTF-8")
         }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, file)
-            if n <= 0 { break }
-            bytes.append(contentsOf: buffer[0..<n])
-        }
-        if ferror(file) != 0 { throw UsersFileError("cannot read users file \(path): \(String(cString: strerror(errno)))") }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw UsersFileError("users file \(path) is not valid UTF-8")
-        }
-        return try parse(text, source: path)
     }
 
     public func record(named name: String) -> UserRecord? {
