@@ -40,6 +40,8 @@ final class ControlConnection {
     private var endAfterTransfer = false
     /// The verb being handled (for logging its failure).
     private var currentVerb: String?
+    /// This session holds `DescriptorBudget.perTransfer` descriptors for a data connection.
+    private var holdsTransferDescriptors = false
     /// Where the logged-in user's home is on disk (for the xferlog).
     private var homePath = ""
     /// The user counted in `context.users` (released at the end).
@@ -170,7 +172,9 @@ final class ControlConnection {
                 let (account, home) = context.authenticator.anonymous
                 enterHome(account, home: home, limits: UserLimits())
             case .openPassiveListener: openPassive()
-            case .closePassiveListener: closeData()
+            case .closePassiveListener:
+                closeData()
+                releaseTransferDescriptors()
             case .startTransfer(let request): startTransfer(request)
             case .abortTransfer: abortTransfer()
             case .upgradeToTLS: upgradeToTLS()
@@ -288,15 +292,33 @@ final class ControlConnection {
 
     private func openPassive() {
         closeData()
+        guard reserveTransferDescriptors() else {
+            logger.warning("passive listener refused: descriptor budget exhausted")
+            return apply(session.passiveListenerFailed("too many connections in use, try again shortly"))
+        }
         do {
             let listener = try PassiveListener(loop: loop, local: local, expectedPeer: peerAddress, allocator: context.passivePorts)
             passive = listener
             let announced = context.configuration.passiveAddress.flatMap(IPAddress.init) ?? IPAddress(local.host) ?? .v4(127, 0, 0, 1)
             apply(session.passiveListenerReady(address: announced, port: listener.port))
         } catch {
+            releaseTransferDescriptors()
             logger.warning("passive listener failed", metadata: ["error": "\(error)"])
             apply(session.passiveListenerFailed(error.reason))
         }
+    }
+
+    /// Hold the descriptors a transfer needs (see `DescriptorBudget`), once per transfer.
+    private func reserveTransferDescriptors() -> Bool {
+        if holdsTransferDescriptors { return true }
+        holdsTransferDescriptors = context.descriptors.acquire(DescriptorBudget.perTransfer)
+        return holdsTransferDescriptors
+    }
+
+    private func releaseTransferDescriptors() {
+        guard holdsTransferDescriptors else { return }
+        holdsTransferDescriptors = false
+        context.descriptors.release(DescriptorBudget.perTransfer)
     }
 
     private func closeData() {
@@ -327,6 +349,9 @@ final class ControlConnection {
                 self.connected(fd)
             }
         case .active(let address, let port):
+            guard reserveTransferDescriptors() else {
+                return transferEnded(.dataConnectionFailed("too many connections in use, try again shortly"))
+            }
             guard let remote = SocketAddress(host: address.description, port: port) else {
                 return transferEnded(.dataConnectionFailed("bad address \(address)"))
             }
@@ -395,6 +420,7 @@ final class ControlConnection {
         logTransfer(request, outcome)
         // A transfer that never started still holds its file: close it.
         if case .dataConnectionFailed = outcome { closeUnstartedFile(request) }
+        releaseTransferDescriptors()
         apply(session.transferFinished(outcome))
         if endAfterTransfer { return end() }
         armIdleTimer()
@@ -497,6 +523,7 @@ final class ControlConnection {
             currentRequest = nil
         }
         closeData()
+        releaseTransferDescriptors()
         stream?.close()
         stream = nil
         idleTimer?.cancel()

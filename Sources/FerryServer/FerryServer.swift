@@ -101,13 +101,17 @@ public final class FerryServer {
         var refusal: String?
         if let remaining = context.bans.remainingBan(address, now: MonotonicClock.seconds()) {
             refusal = "Too many failed logins from your address: try again in \(remaining) seconds."
+        } else if !context.descriptors.acquire(DescriptorBudget.perSession) {
+            refusal = "Server is at its connection limit; try again later."
         } else {
             refusal = context.limiter.admit(address)
+            if refusal != nil { context.descriptors.release(DescriptorBudget.perSession) }
         }
         let connection = ControlConnection(loop: loop.0, context: context, fd: fd, peer: peer, implicitTLS: implicitTLS) { [unowned state] connection in
             state.sessions[ObjectIdentifier(connection)] = nil
             if refusal == nil {
                 context.limiter.release(connection.peerAddress)
+                context.descriptors.release(DescriptorBudget.perSession)
                 context.metrics.sessionEnded(loop: loop.index)
             }
         }
@@ -120,16 +124,22 @@ public final class FerryServer {
         connection.start(refusal: refusal)
     }
 
-    /// Raise Int32(RLIMIT_NOFILE.rawValue) to its hard limit; returns the descriptors available.
+    /// Raise RLIMIT_NOFILE as far as allowed: to the kernel's nr_open when privileged
+    /// (CAP_SYS_RESOURCE), else to the hard limit. Returns the descriptors available.
     private static func raiseDescriptorLimit() -> Int {
+        let resource = Int32(RLIMIT_NOFILE.rawValue)
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
-        if limit.rlim_cur < limit.rlim_max {
-            let wanted = limit.rlim_max
-            limit.rlim_cur = wanted
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 { _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) }
+        guard getrlimit(resource, &limit) == 0 else { return 1024 }
+        var ceiling: rlim_t = 1 << 20
+        if case .success(let text) = TextFile.read("/proc/sys/fs/nr_open"), let value = rlim_t(text.trimmingSpaces.filter(\.isNumber)) {
+            ceiling = min(ceiling, value)
         }
-        return Int(min(limit.rlim_cur, 1 << 20))
+        var raised = rlimit(rlim_cur: max(ceiling, limit.rlim_max), rlim_max: max(ceiling, limit.rlim_max))
+        if setrlimit(resource, &raised) != 0 {
+            raised = rlimit(rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max)
+            if setrlimit(resource, &raised) != 0 { _ = getrlimit(resource, &raised) }
+        }
+        return Int(min(raised.rlim_cur, 1 << 20))
     }
 
     /// Serve until SIGINT or SIGTERM, then drain: stop accepting, let transfers finish within the

@@ -18,6 +18,7 @@ public final class ServerContext: Sendable {
     public let tls: TLSContext?
     public let metrics: Metrics
     public let bans: LoginBans
+    public let descriptors: DescriptorBudget
     public let users: UserRegistry
     public let xferlog: XferLog?
 
@@ -60,8 +61,8 @@ public final class ServerContext: Sendable {
         } else {
             xferlog = try configuration.xferlogPath.map { path throws(StartupError) in try XferLog(path: path) }
         }
-        // Each session can hold four descriptors: control, passive listener, data socket, file.
-        let fromBudget = max(1, (descriptorBudget - 64) / 4)
+        descriptors = previous?.descriptors ?? DescriptorBudget(limit: descriptorBudget)
+        let fromBudget = descriptors.capacity / DescriptorBudget.perSession
         let maxSessions = min(configuration.maxSessions ?? fromBudget, fromBudget)
         if let previous {
             limiter = previous.limiter

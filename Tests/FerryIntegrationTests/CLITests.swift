@@ -170,6 +170,29 @@ print("ok")
         #expect(missing.status != 0 && missing.stderr.contains("no such user"))
     }
 
+    @Test func descriptorBudgetRefusesCleanlyInsteadOfRunningOut() throws {
+        // 100 descriptors: 64 kept back, 36 for sessions (one each) and transfers (three each).
+        let server = try FerryProcess(["--workers", "1"], launcher: ["prlimit", "--nofile=100:100", "--"])
+        try Disk.write(server.root.appendingPathComponent("f.txt"), "fits")
+        let result = try Tool.python(FtplibTests.prelude + #"""
+held = []
+for i in range(32):          # with the harness's probe gone: 32 sessions hold 32 descriptors
+    f = ftplib.FTP(); f.connect(HOST, PORT, timeout=10); f.login(); held.append(f)
+got = bytearray(); held[0].retrbinary("RETR f.txt", got.extend); assert bytes(got) == b"fits"   # 32 + 3 <= 36
+extra = ftplib.FTP(); extra.connect(HOST, PORT, timeout=10); extra.login(); held.append(extra)    # 33 + 3 <= 36 still
+extra2 = ftplib.FTP(); extra2.connect(HOST, PORT, timeout=10); extra2.login(); held.append(extra2) # 34 sessions
+expect_error("425", held[1].sendcmd, "PASV")                                                       # 34 + 3 > 36
+for _ in range(2): held.append(ftplib.FTP()); held[-1].connect(HOST, PORT, timeout=10)             # 36 sessions
+expect_error("421", ftplib.FTP().connect, HOST, PORT, 10)                                           # the 37th
+held.pop().close(); held.pop().close(); held.pop().quit()
+time.sleep(0.5)
+got = bytearray(); held[1].retrbinary("RETR f.txt", got.extend); assert bytes(got) == b"fits"     # room again
+print("ok")
+"""#, server: server)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
+        #expect(server.log.contains("descriptor budget exhausted"))
+    }
+
     @Test func dataConnectionAndStallTimeouts() throws {
         let server = try FerryProcess(["--data-timeout", "1", "--transfer-timeout", "1"], users: true)
         let big = server.home("alice").appendingPathComponent("big.bin")

@@ -94,7 +94,8 @@ final class FerryProcess {
     /// `configFile` (written by `prepare`, relative to the scratch folder) is passed as `--config`;
     /// `environment` is added to the server's.
     init(_ arguments: [String] = [], host: String = "127.0.0.1", users: Bool = false, tls: Bool = false, implicitTLS: Bool = false,
-         prepare: (URL, URL) throws -> Void = { _, _ in }, configFile: String? = nil, environment: [String: String] = [:]) throws {
+         prepare: (URL, URL) throws -> Void = { _, _ in }, configFile: String? = nil, environment: [String: String] = [:],
+         launcher: [String] = []) throws {
         self.host = host
         port = try FerryProcess.freePort(host: host)
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-it-\(UUID().uuidString)")
@@ -106,7 +107,8 @@ final class FerryProcess {
         guard FileManager.default.isExecutableFile(atPath: FerryProcess.binary) else {
             throw HarnessError.message("no ferry binary at \(FerryProcess.binary): run `swift build --product ferry` first")
         }
-        process.executableURL = URL(fileURLWithPath: FerryProcess.binary)
+        // `launcher` (e.g. prlimit with its options) runs the binary; its PID is the server's.
+        process.executableURL = URL(fileURLWithPath: try launcher.first.map { try Tool.which($0) } ?? FerryProcess.binary)
         let listen = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         var args = ["serve", "--listen", listen, "--workers", "2"]
         if !arguments.contains("--root") { args += ["--root", root.path] }
@@ -124,7 +126,7 @@ final class FerryProcess {
             args += ["--implicit-tls-listen", "\(host):\(implicitPort)"]
         }
         if let configFile { args += ["--config", scratch.appendingPathComponent(configFile).path] }
-        process.arguments = args + arguments
+        process.arguments = (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [FerryProcess.binary]) + args + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let log = try FileHandle(forWritingTo: logURL)
         process.standardOutput = log
