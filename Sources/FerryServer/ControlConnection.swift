@@ -272,8 +272,8 @@ final class ControlConnection {
         downloadCaps = [context.configuration.downloadRate.map(TokenBucket.init), admission.download].compactMap { $0 }
         uploadCaps = [context.configuration.uploadRate.map(TokenBucket.init), admission.upload].compactMap { $0 }
         do {
-            let fileSystem = try JailedFileSystem(homePath: home, umask: limits.umask ?? context.configuration.umask,
-                                                  atomicUploads: context.configuration.atomicUploads, quota: admission.quota)
+            let fileSystem = JailedFileSystem(home: try context.homes.handle(for: home), umask: limits.umask ?? context.configuration.umask,
+                                              atomicUploads: context.configuration.atomicUploads, quota: admission.quota)
             self.fileSystem = fileSystem
             logger[metadataKey: "user"] = "\(account.name)"
             logger.info("login ok", metadata: ["home": "\(home)", "readOnly": "\(account.readOnly)"])
@@ -284,6 +284,8 @@ final class ControlConnection {
             homePath = home
             apply(session.loginSucceeded(account, fileSystem: fileSystem))
         } catch {
+            context.users.leave(account.name)
+            registeredUser = nil
             logger.error("login refused: cannot open home", metadata: ["home": "\(home)", "error": "\(error)"])
             apply(session.loginUnavailable("home folder is not available"))
         }

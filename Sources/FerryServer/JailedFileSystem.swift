@@ -8,8 +8,9 @@ import Glibc
 /// symlinks (even one pointing at /etc) resolve inside it, with no check-then-use race.
 /// Changes use the `*at` calls on the resolved parent's descriptor.
 public final class JailedFileSystem: FileSystem {
-    private let home: Int32
-    public let homePath: String
+    private let handle: HomeHandle
+    private var home: Int32 { handle.descriptor }
+    public var homePath: String { handle.path }
     /// Applied to new files (0666) and folders (0777); the process umask is 0 while serving.
     private let umask: UInt32
     /// STOR over an existing file writes beside it and renames on completion.
@@ -17,18 +18,13 @@ public final class JailedFileSystem: FileSystem {
     /// The user's quota: bytes freed by deletes, truncation and replacement go back to it.
     private let quota: DiskQuota?
 
-    /// Open `homePath` (which must be a directory).
-    public init(homePath: String, umask: UInt32 = 0o022, atomicUploads: Bool = false, quota: DiskQuota? = nil) throws(SystemError) {
+    /// A jail rooted at `home` (shared with the user's other sessions).
+    public init(home: HomeHandle, umask: UInt32 = 0o022, atomicUploads: Bool = false, quota: DiskQuota? = nil) {
         self.quota = quota
         self.umask = umask
         self.atomicUploads = atomicUploads
-        let fd = open(homePath, ferry_O_PATH | ferry_O_DIRECTORY | ferry_O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open home \(homePath)") }
-        home = fd
-        self.homePath = homePath
+        handle = home
     }
-
-    deinit { Glibc.close(home) }
 
     /// Fails with ENOSYS when the kernel has no openat2: Ferry refuses to serve rather than fall back
     /// to an unconfined open.

@@ -19,6 +19,7 @@ public final class ServerContext: Sendable {
     public let metrics: Metrics
     public let bans: LoginBans
     public let descriptors: DescriptorBudget
+    public let homes: HomeDirectories
     public let users: UserRegistry
     public let xferlog: XferLog?
 
@@ -30,7 +31,7 @@ public final class ServerContext: Sendable {
             throw StartupError("root folder \(configuration.root) is not a readable directory: \(String(cString: strerror(errno == 0 ? ENOTDIR : errno)))")
         }
         do {
-            try JailedFileSystem(homePath: configuration.root).checkKernelSupport()
+            try JailedFileSystem(home: HomeHandle(path: configuration.root)).checkKernelSupport()
         } catch {
             throw StartupError("cannot confine file access to \(configuration.root): \(error)")
         }
@@ -62,6 +63,7 @@ public final class ServerContext: Sendable {
             xferlog = try configuration.xferlogPath.map { path throws(StartupError) in try XferLog(path: path) }
         }
         descriptors = previous?.descriptors ?? DescriptorBudget(limit: descriptorBudget)
+        homes = previous?.homes ?? HomeDirectories(budget: descriptors)
         let fromBudget = descriptors.capacity / DescriptorBudget.perSession
         let maxSessions = min(configuration.maxSessions ?? fromBudget, fromBudget)
         if let previous {

@@ -171,19 +171,20 @@ print("ok")
     }
 
     @Test func descriptorBudgetRefusesCleanlyInsteadOfRunningOut() throws {
-        // 100 descriptors: 64 kept back, 36 for sessions (one each) and transfers (three each).
+        // 100 descriptors: 64 kept back, 36 for sessions (one each), open homes (one each, shared by
+        // every session in that home) and transfers (three each).
         let server = try FerryProcess(["--workers", "1"], launcher: ["prlimit", "--nofile=100:100", "--"])
         try Disk.write(server.root.appendingPathComponent("f.txt"), "fits")
         let result = try Tool.python(FtplibTests.prelude + #"""
 held = []
-for i in range(32):          # with the harness's probe gone: 32 sessions hold 32 descriptors
+for i in range(32):          # 32 anonymous sessions: 32 control connections + 1 shared home
     f = ftplib.FTP(); f.connect(HOST, PORT, timeout=10); f.login(); held.append(f)
-got = bytearray(); held[0].retrbinary("RETR f.txt", got.extend); assert bytes(got) == b"fits"   # 32 + 3 <= 36
-extra = ftplib.FTP(); extra.connect(HOST, PORT, timeout=10); extra.login(); held.append(extra)    # 33 + 3 <= 36 still
-extra2 = ftplib.FTP(); extra2.connect(HOST, PORT, timeout=10); extra2.login(); held.append(extra2) # 34 sessions
-expect_error("425", held[1].sendcmd, "PASV")                                                       # 34 + 3 > 36
-for _ in range(2): held.append(ftplib.FTP()); held[-1].connect(HOST, PORT, timeout=10)             # 36 sessions
-expect_error("421", ftplib.FTP().connect, HOST, PORT, 10)                                           # the 37th
+got = bytearray(); held[0].retrbinary("RETR f.txt", got.extend); assert bytes(got) == b"fits"   # 33 + 3 <= 36
+for _ in range(2):                                                                                # 35 in use
+    held.append(ftplib.FTP()); held[-1].connect(HOST, PORT, timeout=10); held[-1].login()
+expect_error("425", held[1].sendcmd, "PASV")                                                       # 35 + 3 > 36
+held.append(ftplib.FTP()); held[-1].connect(HOST, PORT, timeout=10)                               # 36 in use
+expect_error("421", ftplib.FTP().connect, HOST, PORT, 10)                                           # no room for a 37th
 held.pop().close(); held.pop().close(); held.pop().quit()
 time.sleep(0.5)
 got = bytearray(); held[1].retrbinary("RETR f.txt", got.extend); assert bytes(got) == b"fits"     # room again
