@@ -139,6 +139,7 @@ enum Workloads {
         guard let probe = target.probe else { return m }
         let before = probe.memoryKiB().pss
         var clients: [FTPClient] = []
+        let counters = Counters()
         let start = Date()
         for _ in 0..<count {
             do {
@@ -146,9 +147,10 @@ enum Workloads {
                 try client.login(user: target.user, password: target.password)
                 clients.append(client)
             } catch {
-                m.errors += 1
+                counters.fail("\(error)")
             }
         }
+        m.errors = counters.errors
         Thread.sleep(forTimeInterval: 1)
         let after = probe.memoryKiB().pss
         m.seconds = Date().timeIntervalSince(start)
