@@ -47,13 +47,17 @@ enum Workloads {
     }
 
     /// W1/W2: `streams` sessions log in, then all RETR `path` (expected `size` bytes) at once. Only
-    /// the transfers are timed (and their server CPU counted): logins are W4's business.
+    /// the transfers are timed and their server CPU counted (logins are W4's business); the sessions
+    /// stay open until the CPU is read, so forking servers' session processes are still there.
     static func retrieve(_ target: Target, path: String, size: UInt64, streams: Int, label: String) -> Measurement {
         let counters = Counters()
         let gate = StartGate(parties: streams)
+        let finish = StartGate(parties: streams)
         let coordinator = Thread {
             gate.waitForAll()
             gate.open(cpu: target.probe?.cpuSeconds())
+            finish.waitForAll()
+            finish.open(cpu: target.probe?.cpuSeconds())
         }
         coordinator.start()
         _ = parallel(streams) { _ in
@@ -66,37 +70,43 @@ enum Workloads {
                 counters.fail("\(error)")
             }
             gate.arriveAndWait()
-            guard let client else { return }
+            guard let client else { return finish.arriveAndWait() }
             do {
                 let got = try client.retrieve(path)
-                client.quit()
                 if got == size { counters.add(bytes: got) } else { counters.fail("short: \(got) of \(size)") }
             } catch {
                 counters.fail("\(error)")
             }
+            finish.arriveAndWait()
+            client.quit()
         }
         let (start, cpuBefore) = gate.opened
-        return throughput(label, target, streams, Date().timeIntervalSince(start), counters, cpuBefore)
+        let (end, cpuAfter) = finish.opened
+        return throughput(label, target, streams, end.timeIntervalSince(start), counters, cpuBefore, cpuAfter)
     }
 
     /// W3: one STOR of `size` bytes from `source`.
     static func store(_ target: Target, source: String, size: UInt64, label: String) -> Measurement {
         let counters = Counters()
-        let cpuBefore = target.probe?.cpuSeconds()
-        let seconds = parallel(1) { _ in
-            let file = open(source, O_RDONLY)
-            defer { close(file) }
-            do {
-                let client = try FTPClient(host: target.host, port: target.port)
-                try client.login(user: target.user, password: target.password)
-                let sent = try client.store("ftpbench-upload.bin", from: file, count: size)
-                client.quit()
-                if sent == size { counters.add(bytes: sent) } else { counters.fail("short upload") }
-            } catch {
-                counters.fail("\(error)")
-            }
+        let file = open(source, O_RDONLY)
+        defer { close(file) }
+        var seconds = 0.0
+        var cpuBefore: Double?
+        var cpuAfter: Double?
+        do {
+            let client = try FTPClient(host: target.host, port: target.port)
+            try client.login(user: target.user, password: target.password)
+            cpuBefore = target.probe?.cpuSeconds()
+            let start = Date()
+            let sent = try client.store("ftpbench-upload.bin", from: file, count: size)
+            seconds = Date().timeIntervalSince(start)
+            cpuAfter = target.probe?.cpuSeconds()
+            client.quit()
+            if sent == size { counters.add(bytes: sent) } else { counters.fail("short upload") }
+        } catch {
+            counters.fail("\(error)")
         }
-        return throughput(label, target, 1, seconds, counters, cpuBefore)
+        return throughput(label, target, 1, seconds, counters, cpuBefore, cpuAfter)
     }
 
     /// W4: `clients` loops of connect + login + RETR `path` + QUIT for `duration` seconds.
@@ -185,11 +195,11 @@ enum Workloads {
     }
 
     private static func throughput(_ label: String, _ target: Target, _ concurrency: Int, _ seconds: Double, _ counters: Counters,
-                                   _ cpuBefore: Double?) -> Measurement {
+                                   _ cpuBefore: Double?, _ cpuAfter: Double?) -> Measurement {
         var m = Measurement(workload: label, server: target.name, concurrency: concurrency, seconds: seconds, bytes: counters.bytes,
                             errors: counters.errors)
-        m.mibPerSecond = Double(counters.bytes) / 1_048_576 / seconds
-        if let cpuBefore, let after = target.probe?.cpuSeconds(), counters.bytes > 0 {
+        m.mibPerSecond = seconds > 0 ? Double(counters.bytes) / 1_048_576 / seconds : nil
+        if let cpuBefore, let after = cpuAfter, counters.bytes > 0 {
             m.serverCPUSecondsPerGiB = (after - cpuBefore) / (Double(counters.bytes) / 1_073_741_824)
         }
         return m
