@@ -54,13 +54,3 @@ public enum DataAddressCodec {
         "(|||\(port)|)"
     }
 }
-
-extension StringProtocol {
-    /// The text without leading and trailing ASCII spaces.
-    var trimmingSpaces: String {
-        var scalars = Substring(self).unicodeScalars[...]
-        while scalars.first == " " { scalars.removeFirst() }
-        while scalars.last == " " { scalars.removeLast() }
-        return String(scalars)
-    }
-}

@@ -45,16 +45,3 @@ public struct Reply: Error, Equatable, Sendable, CustomStringConvertible {
         return String(scalars)
     }
 }
-
-extension String {
-    /// Replace every occurrence of `target` (Foundation-free).
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        guard contains(target) else { return self }
-        var out = ""
-        out.reserveCapacity(count)
-        for character in self {
-            if character == target { out += replacement } else { out.append(character) }
-        }
-        return out
-    }
-}

@@ -1,3 +1,5 @@
+import FTPCore
+
 /// Every problem found in a configuration, one a line.
 public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
     public let errors: [ConfigError]
@@ -133,20 +135,5 @@ public enum ConfigFile {
             }
         }
         return .failure(ConfigError("unterminated string"))
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var scalars = Substring(self).unicodeScalars[...]
-        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
-        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
-        return String(scalars)
-    }
-
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        var out = ""
-        for character in self { if character == target { out += replacement } else { out.append(character) } }
-        return out
     }
 }
