@@ -48,6 +48,7 @@ let package = Package(
         .executableTarget(
             name: "ftpbench",
             dependencies: [
+                "COpenSSL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -24,6 +24,12 @@ static inline void ferry_ssl_ctx_harden(SSL_CTX *ctx) {
                              | SSL_OP_IGNORE_UNEXPECTED_EOF);
 }
 
+/* A client that treats a peer's close without close_notify as the end of the stream (ftpbench: many
+   FTP servers close data connections that way; the byte count, not the alert, says it was whole). */
+static inline void ferry_ssl_ctx_ignore_unexpected_eof(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+}
+
 static inline EVP_PKEY *ferry_generate_p256_key(void) {
     return EVP_EC_gen("P-256");
 }

@@ -11,7 +11,8 @@ struct FTPBench: ParsableCommand {
         discussion: """
         Workloads (names for --workloads): w1 one-stream RETR of big.bin; w2 parallel RETR of mid.bin at each \
         --parallel count; w3 one-stream STOR of big.bin's size; w4 session churn (connect, login, RETR small.bin, \
-        QUIT) at each --churn-clients count; w6 idle logged-in sessions at each --idle count; w7 LIST and MLSD of many/. \
+        QUIT) at each --churn-clients count; w5 w1 over FTPS (AUTH TLS, PROT P, AES-128-GCM); w6 idle logged-in \
+        sessions at each --idle count; w7 LIST and MLSD of many/. \
         The data folder must be the user's home on the server.
         """
     )
@@ -23,7 +24,7 @@ struct FTPBench: ParsableCommand {
     @Option(help: "Name for the results.") var name: String
     @Option(name: .customLong("server-pid"), help: "Server process (its whole tree is measured for CPU and memory).") var serverPID: Int32?
     @Option(name: .customLong("data-dir"), help: "The folder the server serves to this user (big.bin, mid.bin, small.bin, many/).") var dataDir: String
-    @Option(help: "Comma-separated workloads.") var workloads = "w1,w2,w3,w4,w6,w7"
+    @Option(help: "Comma-separated workloads.") var workloads = "w1,w2,w3,w4,w5,w6,w7"
     @Option(help: "Parallel stream counts for w2.") var parallel = "16,64,256"
     @Option(name: .customLong("churn-clients"), help: "Client counts for w4.") var churnClients = "8,64"
     @Option(name: .customLong("churn-seconds"), help: "Seconds per w4 run.") var churnSeconds = 5.0
@@ -56,6 +57,9 @@ struct FTPBench: ParsableCommand {
                 }
             case "w3":
                 results.append(Workloads.store(target, source: "\(dataDir)/big.bin", size: try size("big.bin"), label: "w3"))
+            case "w5":
+                results.append(Workloads.retrieve(target, path: "big.bin", size: try size("big.bin"), streams: 1, label: "w5",
+                                                  tls: try TLSClientContext()))
             case "w4":
                 for clients in counts(churnClients) {
                     results.append(Workloads.churn(target, path: "small.bin", size: try size("small.bin"), clients: clients,

@@ -9,10 +9,12 @@ struct BenchError: Error, CustomStringConvertible {
 
 /// A minimal blocking FTP client built to be cheap: downloads are counted and discarded in the
 /// kernel (recv with MSG_TRUNC, no copy), uploads go out with sendfile from a file, so the server,
-/// not the client, is what a run measures.
+/// not the client, is what a run measures. After `secure` (AUTH TLS, PROT P) control and data go
+/// through TLS, where decrypting into one reused buffer is the least a client can do.
 final class FTPClient {
     private let fd: Int32
     private var buffer: [UInt8] = []
+    private var tls: (context: TLSClientContext, control: TLSChannel)?
     let host: String
 
     init(host: String, port: UInt16, timeoutSeconds: Int = 60) throws {
@@ -70,7 +72,9 @@ final class FTPClient {
                 return String(decoding: line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
             }
             var chunk = [UInt8](repeating: 0, count: 4096)
-            let n = recv(fd, &chunk, chunk.count, 0)
+            let n = try chunk.withUnsafeMutableBytes { bytes in
+                try tls.map { try $0.control.receive(bytes) } ?? recv(fd, bytes.baseAddress, bytes.count, 0)
+            }
             guard n > 0 else { throw BenchError("control connection closed") }
             buffer.append(contentsOf: chunk[0..<n])
         }
@@ -79,8 +83,12 @@ final class FTPClient {
     @discardableResult
     func command(_ text: String, expect codes: ClosedRange<Int> = 200...399) throws -> Reply {
         var line = text + "\r\n"
-        let sent = line.withUTF8 { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent > 0 else { throw BenchError("send \(text.prefix(4)): \(String(cString: strerror(errno)))") }
+        if let tls {
+            try line.withUTF8 { try tls.control.send(UnsafeRawBufferPointer($0)) }
+        } else {
+            let sent = line.withUTF8 { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw BenchError("send \(text.prefix(4)): \(String(cString: strerror(errno)))") }
+        }
         let reply = try readReply()
         guard codes.contains(reply.code) else { throw BenchError("\(text.hasPrefix("PASS") ? "PASS" : text): \(reply.text)") }
         return reply
@@ -90,6 +98,14 @@ final class FTPClient {
         try command("USER \(user)", expect: 230...331)
         try command("PASS \(password)", expect: 230...230)
         try command("TYPE I")
+    }
+
+    /// AUTH TLS, then protected data (PBSZ 0, PROT P): RFC 4217's order.
+    func secure(with context: TLSClientContext) throws {
+        try command("AUTH TLS", expect: 234...234)
+        tls = (context, try TLSChannel(context: context, fd: fd))
+        try command("PBSZ 0")
+        try command("PROT P")
     }
 
     /// PASV, then connect to the announced port on the control host.
@@ -106,21 +122,51 @@ final class FTPClient {
         return data
     }
 
-    /// Download and discard; returns the bytes received.
+    /// Download and discard; returns the bytes received. The data connection closes at its end,
+    /// before the final reply is read, as curl and ftplib do (ProFTPD holds 226 until it sees that).
     func retrieve(_ path: String) throws -> UInt64 {
+        try receive("RETR \(path)", path)
+    }
+
+    /// LIST or MLSD; returns the listing's size in bytes.
+    func list(_ verb: String, _ path: String) throws -> UInt64 {
+        try receive("\(verb) \(path)", path)
+    }
+
+    private func receive(_ command: String, _ path: String) throws -> UInt64 {
         let data = try openData()
-        defer { close(data) }
-        try command("RETR \(path)", expect: 125...150)
+        var total: UInt64 = 0
+        do {
+            try self.command(command, expect: 125...150)
+            total = try tls.map { try FTPClient.drain(data, through: $0) } ?? FTPClient.drain(data)
+            close(data)
+        } catch {
+            close(data)
+            throw BenchError("\(path): \(error)")
+        }
+        try readFinal(path)
+        return total
+    }
+
+    /// MSG_TRUNC on TCP: the kernel drops the bytes and reports how many (no copy).
+    private static func drain(_ data: Int32) throws -> UInt64 {
         var total: UInt64 = 0
         var scratch = [UInt8](repeating: 0, count: 1)
         while true {
-            // MSG_TRUNC on TCP: the kernel drops the bytes and reports how many (no copy).
             let n = recv(data, &scratch, 1 << 30, Int32(MSG_TRUNC))
-            if n == 0 { break }
-            guard n > 0 else { throw BenchError("RETR \(path): \(String(cString: strerror(errno)))") }
+            if n == 0 { return total }
+            guard n > 0 else { throw BenchError(String(cString: strerror(errno))) }
             total += UInt64(n)
         }
-        try readFinal(path)
+    }
+
+    private static func drain(_ data: Int32, through tls: (context: TLSClientContext, control: TLSChannel)) throws -> UInt64 {
+        let channel = try TLSChannel(context: tls.context, fd: data, resuming: tls.control)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
+        defer { scratch.deallocate() }
+        var total: UInt64 = 0
+        while case let n = try channel.receive(scratch), n > 0 { total += UInt64(n) }
+        channel.close()
         return total
     }
 
@@ -139,22 +185,6 @@ final class FTPClient {
         close(data)
         try readFinal(path)
         return UInt64(offset)
-    }
-
-    /// LIST or MLSD; returns the listing's size in bytes.
-    func list(_ verb: String, _ path: String) throws -> UInt64 {
-        let data = try openData()
-        defer { close(data) }
-        try command("\(verb) \(path)", expect: 125...150)
-        var total: UInt64 = 0
-        var scratch = [UInt8](repeating: 0, count: 1)
-        while true {
-            let n = recv(data, &scratch, 1 << 30, Int32(MSG_TRUNC))
-            if n <= 0 { break }
-            total += UInt64(n)
-        }
-        try readFinal(path)
-        return total
     }
 
     private func readFinal(_ path: String) throws {

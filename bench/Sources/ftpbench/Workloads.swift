@@ -46,10 +46,12 @@ enum Workloads {
         return Date().timeIntervalSince(start)
     }
 
-    /// W1/W2: `streams` sessions log in, then all RETR `path` (expected `size` bytes) at once. Only
-    /// the transfers are timed and their server CPU counted (logins are W4's business); the sessions
-    /// stay open until the CPU is read, so forking servers' session processes are still there.
-    static func retrieve(_ target: Target, path: String, size: UInt64, streams: Int, label: String) -> Measurement {
+    /// W1/W2/W5: `streams` sessions log in (W5: and secure control and data with `tls`), then all
+    /// RETR `path` (expected `size` bytes) at once. Only the transfers are timed and their server CPU
+    /// counted (logins are W4's business); the sessions stay open until the CPU is read, so forking
+    /// servers' session processes are still there.
+    static func retrieve(_ target: Target, path: String, size: UInt64, streams: Int, label: String,
+                         tls: TLSClientContext? = nil) -> Measurement {
         let counters = Counters()
         let gate = StartGate(parties: streams)
         let finish = StartGate(parties: streams)
@@ -64,6 +66,7 @@ enum Workloads {
             var client: FTPClient?
             do {
                 let session = try FTPClient(host: target.host, port: target.port)
+                if let tls { try session.secure(with: tls) }
                 try session.login(user: target.user, password: target.password)
                 client = session
             } catch {
