@@ -12,7 +12,7 @@ struct FTPBench: ParsableCommand {
         Workloads (names for --workloads): w1 one-stream RETR of big.bin; w2 parallel RETR of mid.bin at each \
         --parallel count; w3 one-stream STOR of big.bin's size; w4 session churn (connect, login, RETR small.bin, \
         QUIT) at each --churn-clients count; w5 w1 over FTPS (AUTH TLS, PROT P, AES-128-GCM); w6 idle logged-in \
-        sessions at each --idle count; w7 LIST and MLSD of many/. \
+        sessions at each --idle count, and w1 again while they are held (w6w1); w7 LIST and MLSD of many/. \
         The data folder must be the user's home on the server.
         """
     )
@@ -66,7 +66,12 @@ struct FTPBench: ParsableCommand {
                                                    duration: churnSeconds, label: "w4"))
                 }
             case "w6":
-                for count in counts(idle) { results.append(Workloads.idle(target, count: count, label: "w6")) }
+                let big = try size("big.bin")
+                for count in counts(idle) {
+                    results += Workloads.idle(target, count: count, label: "w6") {
+                        Workloads.retrieve(target, path: "big.bin", size: big, streams: 1, label: "w6w1")
+                    }
+                }
             case "w7":
                 results.append(Workloads.listing(target, path: "many", repeats: 5, label: "w7"))
             default:

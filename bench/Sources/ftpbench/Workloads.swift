@@ -146,30 +146,38 @@ enum Workloads {
         return m
     }
 
-    /// W6: hold `count` logged-in idle sessions; server memory per session over its idle baseline.
-    static func idle(_ target: Target, count: Int, label: String) -> Measurement {
+    /// W6: hold `count` logged-in idle sessions (opened by 16 threads: logins are hash-bound);
+    /// server memory per session over its idle baseline. `whileHeld` runs with the sessions still
+    /// open (W1 beside them: idle sessions must not slow a transfer).
+    static func idle(_ target: Target, count: Int, label: String, whileHeld: () -> Measurement) -> [Measurement] {
         var m = Measurement(workload: label, server: target.name, concurrency: count, seconds: 0, bytes: 0, errors: 0)
-        guard let probe = target.probe else { return m }
+        guard let probe = target.probe else { return [m] }
         let before = probe.memoryKiB().pss
-        var clients: [FTPClient] = []
+        let held = Sessions()
         let counters = Counters()
+        let openers = min(16, count)
         let start = Date()
-        for _ in 0..<count {
-            do {
-                let client = try FTPClient(host: target.host, port: target.port)
-                try client.login(user: target.user, password: target.password)
-                clients.append(client)
-            } catch {
-                counters.fail("\(error)")
+        _ = parallel(openers) { index in
+            for _ in stride(from: index, to: count, by: openers) {
+                do {
+                    let client = try FTPClient(host: target.host, port: target.port)
+                    try client.login(user: target.user, password: target.password)
+                    held.append(client)
+                } catch {
+                    counters.fail("\(error)")
+                }
             }
         }
         m.errors = counters.errors
         Thread.sleep(forTimeInterval: 1)
         let after = probe.memoryKiB().pss
         m.seconds = Date().timeIntervalSince(start)
+        let clients = held.all
         m.serverKiBPerSession = clients.isEmpty ? nil : Double(after - before) / Double(clients.count)
+        var beside = whileHeld()
+        beside.concurrency = clients.count
         for client in clients { client.quit() }
-        return m
+        return [m, beside]
     }
 
     /// W7: LIST and MLSD of `path` (a large folder), `repeats` times each; latency per listing.
@@ -240,6 +248,15 @@ final class StartGate: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
     }
+}
+
+/// Sessions opened by several threads, kept open together.
+final class Sessions: @unchecked Sendable {
+    private let lock = NSLock()
+    private var clients: [FTPClient] = []
+
+    func append(_ client: FTPClient) { lock.withLock { clients.append(client) } }
+    var all: [FTPClient] { lock.withLock { clients } }
 }
 
 /// Totals shared by a workload's threads.
