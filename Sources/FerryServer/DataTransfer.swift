@@ -131,6 +131,7 @@ final class DataTransfer {
                 return finish(.dataConnectionInsecure(
                     "TLS session not resumed: the data connection must reuse the control connection's TLS session (the server's --tls-session-reuse optional relaxes this)"))
             }
+            if transferInterest == .write { Sockets.setCorked(socket, true) }
             watch(transferInterest)
             ready()
         case .wantRead: watch(.read)
@@ -391,7 +392,10 @@ final class DataTransfer {
         watcher?.cancel()
         stallTimer?.cancel()
         resumeTimer?.cancel()
-        if case .completed = outcome { tls?.shutdown() }
+        if case .completed = outcome, let tls {
+            tls.shutdown()
+            Sockets.setCorked(socket, false)
+        }
         Sockets.close(socket)
         var result = outcome
         switch kind {

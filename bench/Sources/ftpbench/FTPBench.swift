@@ -12,7 +12,7 @@ struct FTPBench: ParsableCommand {
         Workloads (names for --workloads): w1 one-stream RETR of big.bin; w2 parallel RETR of mid.bin at each \
         --parallel count; w3 one-stream STOR of big.bin's size; w4 session churn (connect, login, RETR small.bin, \
         QUIT) at each --churn-clients count; w5 w1 over FTPS (AUTH TLS, PROT P, AES-128-GCM); w6 idle logged-in \
-        sessions at each --idle count, and w1 again while they are held (w6w1); w7 LIST and MLSD of many/. \
+        sessions at each --idle count, and w1 again while they are held (w6w1); w7 LIST of many/ (w7m: MLSD). \
         The data folder must be the user's home on the server.
         """
     )
@@ -73,7 +73,8 @@ struct FTPBench: ParsableCommand {
                     }
                 }
             case "w7":
-                results.append(Workloads.listing(target, path: "many", repeats: 5, label: "w7"))
+                results.append(Workloads.listing(target, path: "many", verb: "LIST", repeats: 5, label: "w7"))
+                results.append(Workloads.listing(target, path: "many", verb: "MLSD", repeats: 5, label: "w7m"))
             default:
                 throw ValidationError("unknown workload \(workload)")
             }
@@ -104,6 +105,7 @@ struct FTPBench: ParsableCommand {
         if let v = m.serverCPUSecondsPerGiB { parts.append(String(format: "%.3f CPU s/GiB", v)) }
         if let v = m.serverKiBPerSession { parts.append(String(format: "%.1f KiB/session", v)) }
         if m.errors > 0 { parts.append("\(m.errors) errors") }
+        if parts.count == 1 { parts.append("no figure (not offered by the server)") }
         return parts.joined(separator: " ")
     }
 }

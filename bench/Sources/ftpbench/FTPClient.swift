@@ -1,10 +1,14 @@
 import Foundation
 import Glibc
 
-/// Why a benchmark session failed.
+/// Why a benchmark session failed; `code` is the server's reply code when a reply was the reason.
 struct BenchError: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    let code: Int?
+    init(_ description: String, code: Int? = nil) {
+        self.description = description
+        self.code = code
+    }
 }
 
 /// A minimal blocking FTP client built to be cheap: downloads are counted and discarded in the
@@ -90,7 +94,9 @@ final class FTPClient {
             guard sent > 0 else { throw BenchError("send \(text.prefix(4)): \(String(cString: strerror(errno)))") }
         }
         let reply = try readReply()
-        guard codes.contains(reply.code) else { throw BenchError("\(text.hasPrefix("PASS") ? "PASS" : text): \(reply.text)") }
+        guard codes.contains(reply.code) else {
+            throw BenchError("\(text.hasPrefix("PASS") ? "PASS" : text): \(reply.text)", code: reply.code)
+        }
         return reply
     }
 
@@ -142,7 +148,7 @@ final class FTPClient {
             close(data)
         } catch {
             close(data)
-            throw BenchError("\(path): \(error)")
+            throw BenchError("\(path): \(error)", code: (error as? BenchError)?.code)
         }
         try readFinal(path)
         return total
