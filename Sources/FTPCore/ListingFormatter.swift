@@ -25,52 +25,86 @@ public struct MachineFacts: Sendable, Equatable {
     }
 }
 
+/// Lines are rendered straight into bytes: a 10 000-entry listing is built in one reused buffer
+/// without a String per field (what a listing's cost was mostly made of).
 public enum ListingFormatter {
     /// One listing line for `info`, CRLF-terminated. `now` decides between `HH:MM` and the year in LIST.
     public static func line(_ info: FileInfo, style: ListingStyle, now: Int64) -> String {
+        var out: [UInt8] = []
+        append(info, style: style, now: now, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `line` appended to `out`.
+    public static func append(_ info: FileInfo, style: ListingStyle, now: Int64, to out: inout [UInt8]) {
         switch style {
-        case .long: return longLine(info, now: now) + "\r\n"
-        case .names: return info.name + "\r\n"
-        case .machine(let facts): return self.facts(info, facts: facts) + " " + info.name + "\r\n"
+        case .long: appendLong(info, now: now, to: &out)
+        case .names: out.append(contentsOf: info.name.utf8)
+        case .machine(let facts):
+            appendFacts(info, facts: facts, to: &out)
+            out.append(UInt8(ascii: " "))
+            out.append(contentsOf: info.name.utf8)
         }
+        out.append(contentsOf: [0x0D, 0x0A])
     }
 
     /// `drwxr-xr-x 1 ftp ftp 4096 Nov 25 06:34 name`. Owner and group are not revealed.
     public static func longLine(_ info: FileInfo, now: Int64) -> String {
-        let type: Character = info.kind == .directory ? "d" : (info.kind == .file ? "-" : "?")
-        var perms = String(type)
-        let bits: [(UInt32, Character)] = [
-            (0o400, "r"), (0o200, "w"), (0o100, "x"), (0o040, "r"), (0o020, "w"), (0o010, "x"),
-            (0o004, "r"), (0o002, "w"), (0o001, "x"),
-        ]
-        for (bit, letter) in bits { perms.append(info.mode & bit != 0 ? letter : "-") }
-        let size = String(info.size)
-        let padded = String(repeating: " ", count: max(0, 12 - size.count)) + size
-        return "\(perms) 1 ftp      ftp      \(padded) \(lsDate(info.modified, now: now)) \(info.name)"
+        var out: [UInt8] = []
+        appendLong(info, now: now, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static let permissionLetters: [(UInt32, UInt8)] = [
+        (0o400, UInt8(ascii: "r")), (0o200, UInt8(ascii: "w")), (0o100, UInt8(ascii: "x")),
+        (0o040, UInt8(ascii: "r")), (0o020, UInt8(ascii: "w")), (0o010, UInt8(ascii: "x")),
+        (0o004, UInt8(ascii: "r")), (0o002, UInt8(ascii: "w")), (0o001, UInt8(ascii: "x")),
+    ]
+
+    private static func appendLong(_ info: FileInfo, now: Int64, to out: inout [UInt8]) {
+        out.append(info.kind == .directory ? UInt8(ascii: "d") : (info.kind == .file ? UInt8(ascii: "-") : UInt8(ascii: "?")))
+        for (bit, letter) in permissionLetters { out.append(info.mode & bit != 0 ? letter : UInt8(ascii: "-")) }
+        out.append(contentsOf: " 1 ftp      ftp      ".utf8)
+        appendDecimal(info.size, width: 12, pad: UInt8(ascii: " "), to: &out)
+        out.append(UInt8(ascii: " "))
+        appendLsDate(info.modified, now: now, to: &out)
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: info.name.utf8)
     }
 
     /// The facts part of an MLSD/MLST line: `type=file;size=3;modify=20261125063400;...;`.
     public static func facts(_ info: FileInfo, facts: MachineFacts) -> String {
-        var out = ""
+        var out: [UInt8] = []
+        appendFacts(info, facts: facts, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func appendFacts(_ info: FileInfo, facts: MachineFacts, to out: inout [UInt8]) {
         for fact in facts.selected {
             switch fact {
             case "type":
-                out += "type=" + (info.kind == .directory ? "dir" : (info.kind == .file ? "file" : "OS.unix=other")) + ";"
+                out.append(contentsOf: "type=".utf8)
+                out.append(contentsOf: (info.kind == .directory ? "dir" : (info.kind == .file ? "file" : "OS.unix=other")).utf8)
             case "size":
-                out += "size=\(info.size);"
+                out.append(contentsOf: "size=".utf8)
+                appendDecimal(info.size, to: &out)
             case "modify":
-                out += "modify=\(timestamp(info.modified));"
+                out.append(contentsOf: "modify=".utf8)
+                appendTimestamp(info.modified, to: &out)
             case "perm":
-                out += "perm=\(permissionFact(info, writable: facts.writable));"
+                out.append(contentsOf: "perm=".utf8)
+                out.append(contentsOf: permissionFact(info, writable: facts.writable).utf8)
             case "unix.mode":
-                out += "unix.mode=0" + String(info.mode & 0o7777, radix: 8) + ";"
+                out.append(contentsOf: "unix.mode=0".utf8)
+                appendOctal(info.mode & 0o7777, to: &out)
             case "unique":
-                out += "unique=\(info.unique);"
+                out.append(contentsOf: "unique=".utf8)
+                out.append(contentsOf: info.unique.utf8)
             default:
                 continue
             }
+            out.append(UInt8(ascii: ";"))
         }
-        return out
     }
 
     /// RFC 3659 §7.5.5 perm letters for what this user may do.
@@ -81,8 +115,19 @@ public enum ListingFormatter {
 
     /// `YYYYMMDDHHMMSS` in UTC (RFC 3659 time-val, used by MDTM and MLSx).
     public static func timestamp(_ seconds: Int64) -> String {
+        var out: [UInt8] = []
+        appendTimestamp(seconds, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func appendTimestamp(_ seconds: Int64, to out: inout [UInt8]) {
         let t = brokenDown(seconds)
-        return fourDigits(t.year) + two(t.month) + two(t.day) + two(t.hour) + two(t.minute) + two(t.second)
+        appendDecimal(UInt64(max(0, t.year)), width: 4, pad: UInt8(ascii: "0"), to: &out)
+        appendTwo(t.month, to: &out)
+        appendTwo(t.day, to: &out)
+        appendTwo(t.hour, to: &out)
+        appendTwo(t.minute, to: &out)
+        appendTwo(t.second, to: &out)
     }
 
     /// Parse an RFC 3659 time-val (fractions ignored) into seconds since the epoch, UTC.
@@ -103,17 +148,31 @@ public enum ListingFormatter {
         return Int64(timegm(&t))
     }
 
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    private static let months: [[UInt8]] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        .map { Array($0.utf8) }
 
     /// `ls -l` date: `Nov 25 06:34` within six months of now, else `Nov 25  2025`.
     static func lsDate(_ seconds: Int64, now: Int64) -> String {
+        var out: [UInt8] = []
+        appendLsDate(seconds, now: now, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func appendLsDate(_ seconds: Int64, now: Int64, to out: inout [UInt8]) {
         let t = brokenDown(seconds)
-        let day = t.day < 10 ? " \(t.day)" : "\(t.day)"
+        out.append(contentsOf: months[t.month - 1])
+        out.append(UInt8(ascii: " "))
+        appendDecimal(UInt64(t.day), width: 2, pad: UInt8(ascii: " "), to: &out)
         let sixMonths: Int64 = 182 * 24 * 3600
         if seconds > now - sixMonths && seconds <= now + 3600 {
-            return "\(months[t.month - 1]) \(day) \(two(t.hour)):\(two(t.minute))"
+            out.append(UInt8(ascii: " "))
+            appendTwo(t.hour, to: &out)
+            out.append(UInt8(ascii: ":"))
+            appendTwo(t.minute, to: &out)
+        } else {
+            out.append(contentsOf: "  ".utf8)
+            appendDecimal(UInt64(max(0, t.year)), to: &out)
         }
-        return "\(months[t.month - 1]) \(day)  \(t.year)"
     }
 
     private static func brokenDown(_ seconds: Int64) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
@@ -123,10 +182,33 @@ public enum ListingFormatter {
         return (Int(t.tm_year) + 1900, Int(t.tm_mon) + 1, Int(t.tm_mday), Int(t.tm_hour), Int(t.tm_min), Int(t.tm_sec))
     }
 
-    private static func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+    private static func appendTwo(_ n: Int, to out: inout [UInt8]) {
+        appendDecimal(UInt64(max(0, n)), width: 2, pad: UInt8(ascii: "0"), to: &out)
+    }
 
-    private static func fourDigits(_ n: Int) -> String {
-        let digits = "\(n)"
-        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    /// `value` in decimal, left-padded with `pad` to `width` characters.
+    private static func appendDecimal(_ value: UInt64, width: Int = 0, pad: UInt8 = UInt8(ascii: " "), to out: inout [UInt8]) {
+        var divisor: UInt64 = 1
+        var count = 1
+        while value / divisor >= 10 {
+            divisor *= 10
+            count += 1
+        }
+        if width > count { out.append(contentsOf: repeatElement(pad, count: width - count)) }
+        var rest = value
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+
+    private static func appendOctal(_ value: UInt32, to out: inout [UInt8]) {
+        var shift = 30
+        while shift > 0 && value >> UInt32(shift) == 0 { shift -= 3 }
+        while shift >= 0 {
+            out.append(UInt8(ascii: "0") + UInt8((value >> UInt32(shift)) & 7))
+            shift -= 3
+        }
     }
 }

@@ -298,7 +298,7 @@ final class DataTransfer {
     private func fillListing(_ entries: [FileInfo], _ style: ListingStyle) -> TransferOutcome? {
         output.removeAll(keepingCapacity: true)
         while listingIndex < entries.count && output.count < 64 * 1024 {
-            output.append(contentsOf: ListingFormatter.line(entries[listingIndex], style: style, now: now).utf8)
+            ListingFormatter.append(entries[listingIndex], style: style, now: now, to: &output)
             listingIndex += 1
         }
         outputEnd = output.count

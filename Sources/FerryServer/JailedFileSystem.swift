@@ -70,11 +70,15 @@ public final class JailedFileSystem: FileSystem {
         defer { closedir(dir) }
         var entries: [FileInfo] = []
         while let entry = readdir(dir) {
-            let nameBytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
-            // A name that is not UTF-8 cannot be named on the wire (RFC 2640): leave it out.
-            guard let name = String(validating: nameBytes, as: UTF8.self), name != ".", name != ".." else { continue }
             var st = stat()
-            guard fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            // A name that is not UTF-8 cannot be named on the wire (RFC 2640): leave it out.
+            let found: String? = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
+                let cName = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+                guard let name = String(validatingCString: cName), name != ".", name != "..",
+                      fstatat(dirfd(dir), cName, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+                return name
+            }
+            guard let name = found else { continue }
             if st.st_mode & S_IFMT == S_IFLNK {
                 // Show what the link reaches inside the jail; a link that leads nowhere inside is left out,
                 // so a listing never reveals a target outside the home.
