@@ -316,7 +316,8 @@ final class DataTransfer {
             let room = allowance(output.count)
             if room == 0 { return }
             let n: Int
-            switch output[0..<room].withUnsafeMutableBytes({ receive($0) }) {
+            // Through the whole array's buffer: a mutating call on a slice (`output[0..<room]`) copied it.
+            switch output.withUnsafeMutableBytes({ receive(UnsafeMutableRawBufferPointer(rebasing: $0[0..<room])) }) {
             case .done(let count):
                 n = count
             case .endOfData:
