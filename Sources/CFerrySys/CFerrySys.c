@@ -34,6 +34,22 @@ int ferry_openat_in_root(int dirfd, const char *path, int flags, unsigned int mo
     return -1;
 }
 
+int ferry_make_splice_pipe(int fds[2], int size) {
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
+    if (fcntl(fds[1], F_SETPIPE_SZ, size) < size) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+ssize_t ferry_splice(int in_fd, int out_fd, size_t count) {
+    return splice(in_fd, NULL, out_fd, NULL, count, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
 ssize_t ferry_sendfile(int out_fd, int in_fd, int64_t *offset, size_t count) {
     off_t off = (off_t)*offset;
     ssize_t sent = sendfile(out_fd, in_fd, &off, count);

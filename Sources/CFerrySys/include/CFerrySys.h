@@ -22,6 +22,14 @@ int ferry_openat_in_root(int dirfd, const char *path, int flags, unsigned int mo
 /* sendfile(2) with a 64-bit offset; returns bytes sent or -1 with errno. */
 ssize_t ferry_sendfile(int out_fd, int in_fd, int64_t *offset, size_t count);
 
+/* A non-blocking, close-on-exec pipe of `size` bytes for splice(2) uploads; 0, or -1 with errno
+   (also when the kernel will not grow it: the per-user pipe allowance is spent). */
+int ferry_make_splice_pipe(int fds[2], int size);
+
+/* splice(2) `count` bytes from `in_fd` to `out_fd` at their current positions (SPLICE_F_MOVE,
+   SPLICE_F_NONBLOCK); returns bytes moved, 0 at the end of `in_fd`, or -1 with errno. */
+ssize_t ferry_splice(int in_fd, int out_fd, size_t count);
+
 /* Verify `password` against a crypt(3) hash in constant time; 1 = match, 0 = no match.
    Allocates its own crypt_data so any thread may call it. */
 int ferry_crypt_verify(const char *password, const char *hash);
