@@ -72,6 +72,13 @@ public enum Sockets {
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
     }
 
+    /// TCP_NODELAY, for control connections: each reply is written whole, and Nagle would hold a
+    /// second one (226 right after 150) until the client's delayed ACK, 40 ms on Linux, per transfer.
+    public static func setNoDelay(_ fd: Int32) {
+        var value: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &value, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// TCP_CORK: hold partial segments until they fill, so a stream of 16 KiB TLS records leaves as
     /// full segments (fewer packets and receiver wakeups); turning it off sends what is held.
     public static func setCorked(_ fd: Int32, _ corked: Bool) {

@@ -97,6 +97,7 @@ public final class FerryServer {
 
     private static func accept(fd: Int32, peer: SocketAddress, implicitTLS: Bool, loop: (EventLoop, index: Int), state: WorkerState,
                                context: ServerContext) {
+        Sockets.setNoDelay(fd)
         let address = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
         var refusal: String?
         if let remaining = context.bans.remainingBan(address, now: MonotonicClock.seconds()) {
