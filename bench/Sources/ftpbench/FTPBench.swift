@@ -103,6 +103,7 @@ struct FTPBench: ParsableCommand {
         if let v = m.sessionsPerSecond { parts.append(String(format: "%.1f sessions/s", v)) }
         if let p50 = m.p50Milliseconds, let p99 = m.p99Milliseconds { parts.append(String(format: "p50 %.2f ms, p99 %.2f ms", p50, p99)) }
         if let v = m.serverCPUSecondsPerGiB { parts.append(String(format: "%.3f CPU s/GiB", v)) }
+        if let v = m.clientCPUSecondsPerGiB { parts.append(String(format: "(client %.3f)", v)) }
         if let v = m.serverKiBPerSession { parts.append(String(format: "%.1f KiB/session", v)) }
         if m.errors > 0 { parts.append("\(m.errors) errors") }
         if parts.count == 1 { parts.append("no figure (not offered by the server)") }

@@ -27,16 +27,23 @@ struct ServerProbe {
         return tree.sorted()
     }
 
-    /// User + system CPU seconds of the tree, counting exited children that were waited for.
+    /// CPU seconds of the tree: every live thread's run time from schedstat (nanoseconds; stat's
+    /// utime/stime come in 10 ms ticks, truncated per process, which hid most of the CPU of forking
+    /// servers' short-lived session processes), plus exited children that were waited for (ticks).
     func cpuSeconds() -> Double {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         var total = 0.0
         for pid in processes() {
+            for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+                guard let schedstat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/schedstat", encoding: .utf8),
+                      let nanoseconds = schedstat.split(separator: " ").first.flatMap({ Double($0) }) else { continue }
+                total += nanoseconds / 1e9
+            }
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { continue }
             let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-            // utime, stime, cutime, cstime are fields 14-17 (1-based) of the whole line; 11-14 after "state".
+            // cutime and cstime are fields 16-17 (1-based) of the whole line; 13-14 after "state".
             if fields.count > 14 {
-                total += [11, 12, 13, 14].compactMap { Double(fields[$0]) }.reduce(0, +) / ticks
+                total += [13, 14].compactMap { Double(fields[$0]) }.reduce(0, +) / ticks
             }
         }
         return total

@@ -14,8 +14,23 @@ struct Measurement: Codable {
     var p50Milliseconds: Double?
     var p99Milliseconds: Double?
     var serverCPUSecondsPerGiB: Double?
+    /// ftpbench's own CPU for the same bytes: shows the client is not what limits a run.
+    var clientCPUSecondsPerGiB: Double?
     var serverKiBPerSession: Double?
     var errors: Int
+}
+
+/// CPU seconds used so far by the server's process tree (when probed) and by ftpbench itself.
+struct CPUReading {
+    let server: Double?
+    let client: Double
+
+    static func now(_ probe: ServerProbe?) -> CPUReading {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let client = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return CPUReading(server: probe?.cpuSeconds(), client: client)
+    }
 }
 
 /// Where and as whom to run.
@@ -57,9 +72,9 @@ enum Workloads {
         let finish = StartGate(parties: streams)
         let coordinator = Thread {
             gate.waitForAll()
-            gate.open(cpu: target.probe?.cpuSeconds())
+            gate.open(cpu: CPUReading.now(target.probe))
             finish.waitForAll()
-            finish.open(cpu: target.probe?.cpuSeconds())
+            finish.open(cpu: CPUReading.now(target.probe))
         }
         coordinator.start()
         _ = parallel(streams) { _ in
@@ -94,16 +109,16 @@ enum Workloads {
         let file = open(source, O_RDONLY)
         defer { close(file) }
         var seconds = 0.0
-        var cpuBefore: Double?
-        var cpuAfter: Double?
+        var cpuBefore: CPUReading?
+        var cpuAfter: CPUReading?
         do {
             let client = try FTPClient(host: target.host, port: target.port)
             try client.login(user: target.user, password: target.password)
-            cpuBefore = target.probe?.cpuSeconds()
+            cpuBefore = CPUReading.now(target.probe)
             let start = Date()
             let sent = try client.store("ftpbench-upload.bin", from: file, count: size)
             seconds = Date().timeIntervalSince(start)
-            cpuAfter = target.probe?.cpuSeconds()
+            cpuAfter = CPUReading.now(target.probe)
             client.quit()
             if sent == size { counters.add(bytes: sent) } else { counters.fail("short upload") }
         } catch {
@@ -209,12 +224,14 @@ enum Workloads {
     }
 
     private static func throughput(_ label: String, _ target: Target, _ concurrency: Int, _ seconds: Double, _ counters: Counters,
-                                   _ cpuBefore: Double?, _ cpuAfter: Double?) -> Measurement {
+                                   _ cpuBefore: CPUReading?, _ cpuAfter: CPUReading?) -> Measurement {
         var m = Measurement(workload: label, server: target.name, concurrency: concurrency, seconds: seconds, bytes: counters.bytes,
                             errors: counters.errors)
         m.mibPerSecond = seconds > 0 ? Double(counters.bytes) / 1_048_576 / seconds : nil
-        if let cpuBefore, let after = cpuAfter, counters.bytes > 0 {
-            m.serverCPUSecondsPerGiB = (after - cpuBefore) / (Double(counters.bytes) / 1_073_741_824)
+        if let before = cpuBefore, let after = cpuAfter, counters.bytes > 0 {
+            let gibibytes = Double(counters.bytes) / 1_073_741_824
+            if let from = before.server, let to = after.server { m.serverCPUSecondsPerGiB = (to - from) / gibibytes }
+            m.clientCPUSecondsPerGiB = (after.client - before.client) / gibibytes
         }
         return m
     }
@@ -226,7 +243,7 @@ final class StartGate: @unchecked Sendable {
     private let parties: Int
     private var arrived = 0
     private var isOpen = false
-    private(set) var opened: (Date, Double?) = (Date(), nil)
+    private(set) var opened: (Date, CPUReading?) = (Date(), nil)
 
     init(parties: Int) { self.parties = parties }
 
@@ -244,7 +261,7 @@ final class StartGate: @unchecked Sendable {
         condition.unlock()
     }
 
-    func open(cpu: Double?) {
+    func open(cpu: CPUReading?) {
         condition.lock()
         opened = (Date(), cpu)
         isOpen = true
