@@ -12,7 +12,10 @@ import Glibc
 /// full-size pipe go through one reused buffer. With TLS the transfer starts with a
 /// server handshake and ends with close_notify. Owns the data socket and the file descriptor.
 final class DataTransfer {
-    static let sliceBytes = 1 << 20
+    /// Per wakeup and transfer. A non-blocking sendfile stops anyway when the socket buffer is full
+    /// (at most 4 MiB here), so this bounds a loop's turn without cutting bursts short: 4 MiB moved
+    /// W2 x64 from a median of 5277 to 6265 MiB/s against 1 MiB (three runs each, same client).
+    static let sliceBytes = 4 << 20
     static let bufferBytes = 256 * 1024
     /// Splice pipes this size moved W3 uploads 1.7x faster than 64 KiB and 1.5x faster than 256 KiB
     /// ones; a user's pipes share a kernel allowance (fs/pipe-user-pages-soft), so one may be refused.

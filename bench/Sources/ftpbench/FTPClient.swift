@@ -123,8 +123,12 @@ final class FTPClient {
         let numbers = reply.text[reply.text.index(after: open)..<close].split(separator: ",").compactMap { Int($0) }
         guard numbers.count == 6 else { throw BenchError("PASV reply: \(reply.text)") }
         let data = try FTPClient.connect(host: host, port: UInt16(numbers[4] * 256 + numbers[5]), timeoutSeconds: 60)
+        // A large receive buffer, and no wakeup until 256 KiB are waiting (or the stream ends): the
+        // client then reads in a few large gulps whatever way a server paces its sends.
         var size: Int32 = 4 << 20
         setsockopt(data, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        var lowWater: Int32 = 256 << 10
+        setsockopt(data, SOL_SOCKET, SO_RCVLOWAT, &lowWater, socklen_t(MemoryLayout<Int32>.size))
         return data
     }
 
