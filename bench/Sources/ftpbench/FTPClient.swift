@@ -123,12 +123,8 @@ final class FTPClient {
         let numbers = reply.text[reply.text.index(after: open)..<close].split(separator: ",").compactMap { Int($0) }
         guard numbers.count == 6 else { throw BenchError("PASV reply: \(reply.text)") }
         let data = try FTPClient.connect(host: host, port: UInt16(numbers[4] * 256 + numbers[5]), timeoutSeconds: 60)
-        // A large receive buffer, and no wakeup until 256 KiB are waiting (or the stream ends): the
-        // client then reads in a few large gulps whatever way a server paces its sends.
         var size: Int32 = 4 << 20
         setsockopt(data, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var lowWater: Int32 = 256 << 10
-        setsockopt(data, SOL_SOCKET, SO_RCVLOWAT, &lowWater, socklen_t(MemoryLayout<Int32>.size))
         return data
     }
 
@@ -158,8 +154,17 @@ final class FTPClient {
         return total
     }
 
+    /// No wakeup until 256 KiB are waiting (or the stream ends): the client then reads in a few large
+    /// gulps whatever way a server paces its sends. Only for bulk data: a TLS handshake's small
+    /// messages would wait for the server's stall timeout.
+    private static func readInGulps(_ data: Int32) {
+        var lowWater: Int32 = 256 << 10
+        setsockopt(data, SOL_SOCKET, SO_RCVLOWAT, &lowWater, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// MSG_TRUNC on TCP: the kernel drops the bytes and reports how many (no copy).
     private static func drain(_ data: Int32) throws -> UInt64 {
+        readInGulps(data)
         var total: UInt64 = 0
         var scratch = [UInt8](repeating: 0, count: 1)
         while true {
@@ -172,6 +177,7 @@ final class FTPClient {
 
     private static func drain(_ data: Int32, through tls: (context: TLSClientContext, control: TLSChannel)) throws -> UInt64 {
         let channel = try TLSChannel(context: tls.context, fd: data, resuming: tls.control)
+        readInGulps(data)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
         defer { scratch.deallocate() }
         var total: UInt64 = 0
