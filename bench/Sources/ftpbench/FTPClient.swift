@@ -155,8 +155,8 @@ final class FTPClient {
     }
 
     /// No wakeup until 256 KiB are waiting (or the stream ends): the client then reads in a few large
-    /// gulps whatever way a server paces its sends. Only for bulk data: a TLS handshake's small
-    /// messages would wait for the server's stall timeout.
+    /// gulps whatever way a server paces its sends. Plaintext only: a TLS handshake's small messages
+    /// would wait for the server's stall timeout, and vsftpd's TLS stream crawled at 16 MiB/s with it.
     private static func readInGulps(_ data: Int32) {
         var lowWater: Int32 = 256 << 10
         setsockopt(data, SOL_SOCKET, SO_RCVLOWAT, &lowWater, socklen_t(MemoryLayout<Int32>.size))
@@ -177,7 +177,6 @@ final class FTPClient {
 
     private static func drain(_ data: Int32, through tls: (context: TLSClientContext, control: TLSChannel)) throws -> UInt64 {
         let channel = try TLSChannel(context: tls.context, fd: data, resuming: tls.control)
-        readInGulps(data)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
         defer { scratch.deallocate() }
         var total: UInt64 = 0
