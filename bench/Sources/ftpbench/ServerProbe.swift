@@ -27,24 +27,33 @@ struct ServerProbe {
         return tree.sorted()
     }
 
-    /// CPU seconds of the tree: every live thread's run time from schedstat (nanoseconds; stat's
-    /// utime/stime come in 10 ms ticks, truncated per process, which hid most of the CPU of forking
-    /// servers' short-lived session processes), plus exited children that were waited for (ticks).
+    /// CPU seconds of the tree. Per process, the larger of two readings: its live threads' run time
+    /// from schedstat (nanoseconds; stat's 10 ms ticks, truncated per process, hid most of the CPU of
+    /// forking servers' short-lived session processes) and stat's utime + stime (ticks, but it keeps
+    /// the CPU of threads that have exited, such as idle worker threads a runtime retires). Exited
+    /// children that were waited for count too (cutime, cstime).
     func cpuSeconds() -> Double {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         var total = 0.0
         for pid in processes() {
+            var threads = 0.0
             for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
                 guard let schedstat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/schedstat", encoding: .utf8),
                       let nanoseconds = schedstat.split(separator: " ").first.flatMap({ Double($0) }) else { continue }
-                total += nanoseconds / 1e9
+                threads += nanoseconds / 1e9
             }
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { continue }
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+                total += threads
+                continue
+            }
+            // utime, stime, cutime, cstime are fields 14-17 (1-based) of the whole line; 11-14 after "state".
             let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-            // cutime and cstime are fields 16-17 (1-based) of the whole line; 13-14 after "state".
-            if fields.count > 14 {
-                total += [13, 14].compactMap { Double(fields[$0]) }.reduce(0, +) / ticks
+            guard fields.count > 14 else {
+                total += threads
+                continue
             }
+            func seconds(_ index: Int) -> Double { (Double(fields[index]) ?? 0) / ticks }
+            total += max(threads, seconds(11) + seconds(12)) + seconds(13) + seconds(14)
         }
         return total
     }
