@@ -61,8 +61,8 @@ final class DataTransfer {
     private var outputStart = 0
     private var outputEnd = 0
     private var readBuffer: [UInt8] = []
-    /// The splice pipe of a binary plaintext upload, made at its first read; nil until then and
-    /// when refused.
+    /// The splice pipe of a binary plaintext upload, made at its first read; nil until then, for
+    /// uploads that cannot splice, and when the kernel refused it.
     private var splicePipe: (read: Int32, write: Int32)?
     private var splicePipeTried = false
     private var sourceExhausted = false
@@ -129,7 +129,7 @@ final class DataTransfer {
         case .listing(let entries, let style):
             pumpBuffered { self.fillListing(entries, style) }
         case .store(let file, let ascii):
-            if !ascii && tls == nil && fcntl(file.descriptor, F_GETFL) & O_APPEND == 0, let pipe = uploadPipe() {
+            if let pipe = splicePipe(for: file, ascii: ascii) {
                 receiveSpliced(into: file, through: pipe)
             } else {
                 receive(into: file, ascii: ascii)
@@ -325,7 +325,7 @@ final class DataTransfer {
     // MARK: STOR / APPE / STOU
 
     private func receive(into file: OpenedFile, ascii: Bool) {
-        var budget = 4 * DataTransfer.sliceBytes
+        var budget = DataTransfer.sliceBytes
         if output.isEmpty { output = [UInt8](repeating: 0, count: DataTransfer.bufferBytes) }
         var converted: [UInt8] = []
         while budget > 0 {
@@ -380,11 +380,16 @@ final class DataTransfer {
         return (keep, tooLarge)
     }
 
-    private func uploadPipe() -> (read: Int32, write: Int32)? {
+    /// Decided once per upload: TLS and ASCII need the bytes in user space, and splice refuses files
+    /// opened O_APPEND (APPE).
+    private func splicePipe(for file: OpenedFile, ascii: Bool) -> (read: Int32, write: Int32)? {
         if !splicePipeTried {
             splicePipeTried = true
             var fds: [Int32] = [-1, -1]
-            if ferry_make_splice_pipe(&fds, Int32(DataTransfer.pipeBytes)) == 0 { splicePipe = (fds[0], fds[1]) }
+            if !ascii, tls == nil, fcntl(file.descriptor, F_GETFL) & O_APPEND == 0,
+               ferry_make_splice_pipe(&fds, Int32(DataTransfer.pipeBytes)) == 0 {
+                splicePipe = (fds[0], fds[1])
+            }
         }
         return splicePipe
     }
@@ -392,7 +397,7 @@ final class DataTransfer {
     /// Socket → pipe → file, a pipeful at a time; the pipe is emptied into the file before the next
     /// read, so nothing is held in it between wakeups.
     private func receiveSpliced(into file: OpenedFile, through pipe: (read: Int32, write: Int32)) {
-        var budget = 4 * DataTransfer.sliceBytes
+        var budget = DataTransfer.sliceBytes
         while budget > 0 {
             let room = allowance(DataTransfer.pipeBytes)
             if room == 0 { return }
