@@ -79,8 +79,8 @@ public enum Sockets {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &value, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    /// TCP_CORK: hold partial segments until they fill, so a stream of 16 KiB TLS records leaves as
-    /// full segments (fewer packets and receiver wakeups); turning it off sends what is held.
+    /// TCP_CORK: hold partial segments until they fill, so a stream of writes leaves as full segments
+    /// (fewer packets and receiver wakeups); turning it off sends what is held.
     public static func setCorked(_ fd: Int32, _ corked: Bool) {
         var value: Int32 = corked ? 1 : 0
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))

@@ -65,6 +65,7 @@ final class DataTransfer {
     /// uploads that cannot splice, and when the kernel refused it.
     private var splicePipe: (read: Int32, write: Int32)?
     private var splicePipeTried = false
+    private var corked = false
     private var sourceExhausted = false
     private var converter = AsciiConverter()
     private var listingIndex = 0
@@ -97,6 +98,7 @@ final class DataTransfer {
         if handshaking {
             watch(.read)
         } else {
+            corkIfSending()
             watch(transferInterest)
         }
     }
@@ -147,7 +149,7 @@ final class DataTransfer {
                 return finish(.dataConnectionInsecure(
                     "TLS session not resumed: the data connection must reuse the control connection's TLS session (the server's --tls-session-reuse optional relaxes this)"))
             }
-            if transferInterest == .write { Sockets.setCorked(socket, true) }
+            corkIfSending()
             watch(transferInterest)
             ready()
         case .wantRead: watch(.read)
@@ -155,6 +157,17 @@ final class DataTransfer {
         case .closed: finish(.dataConnectionInsecure("TLS handshake on the data connection failed: connection closed"))
         case .failed(let reason): finish(.dataConnectionInsecure("TLS handshake on the data connection failed: \(reason)"))
         }
+    }
+
+    /// Downloads and listings cork the socket (TCP_CORK) until they end, so data leaves in full
+    /// segments whatever the size of each write or sendfile: TLS records are 16 KiB, and a
+    /// non-blocking sendfile stops wherever the socket buffer filled. Against uncorked sendfile
+    /// (3 interleaved runs): W1 median 3420 -> 5674 MiB/s and 0.29 -> 0.18 server CPU s/GiB, W2 x16
+    /// 4870 -> 7612 MiB/s and 0.24-0.26 -> 0.16-0.17 s/GiB; TLS W5 1.48 -> about 1.2 s/GiB.
+    private func corkIfSending() {
+        guard transferInterest == .write else { return }
+        Sockets.setCorked(socket, true)
+        corked = true
     }
 
     private func progressed(_ count: Int) {
@@ -460,9 +473,9 @@ final class DataTransfer {
         watcher?.cancel()
         stallTimer?.cancel()
         resumeTimer?.cancel()
-        if case .completed = outcome, let tls {
-            tls.shutdown()
-            Sockets.setCorked(socket, false)
+        if case .completed = outcome {
+            tls?.shutdown()
+            if corked { Sockets.setCorked(socket, false) }
         }
         Sockets.close(socket)
         if let pipe = splicePipe {
