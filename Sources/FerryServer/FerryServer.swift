@@ -10,8 +10,9 @@ public struct StartupError: Error, CustomStringConvertible {
 }
 
 /// The running server: one event loop per worker thread, each with its own SO_REUSEPORT listener on
-/// every address, so the kernel spreads sessions over the cores; the main thread handles signals
-/// (SIGTERM/SIGINT drain, SIGHUP reload, SIGUSR1 reopen logs) and the metrics endpoint.
+/// every address; a connection is served by the loop with the fewest open (`LoopBalancer`), handed
+/// over if another loop accepted it. The main thread handles signals (SIGTERM/SIGINT drain, SIGHUP
+/// reload, SIGUSR1 reopen logs) and the metrics endpoint.
 public final class FerryServer {
     private let current: CurrentContext
     private var context: ServerContext { current.value }
@@ -25,10 +26,12 @@ public final class FerryServer {
     private var drainDeadline: Int64 = 0
     private var metricsEndpoint: HTTPEndpoint?
 
-    /// Per-loop state: its listeners and open sessions.
+    /// Per-loop state: its listeners and open sessions; `draining` once shutdown began (a connection
+    /// another loop handed over after that is refused).
     final class WorkerState {
         var listeners: [Listener] = []
         var sessions: [ObjectIdentifier: ControlConnection] = [:]
+        var draining = false
     }
 
     /// Validate the configuration and bind every listener (so a busy port fails before start-up ends).
@@ -50,14 +53,16 @@ public final class FerryServer {
                 throw StartupError("cannot listen on \(address): \(error.reason)")
             }
         }
-        loops = (0..<max(1, configuration.workers)).map { EventLoop(name: "worker-\($0)") }
+        let loops = (0..<max(1, configuration.workers)).map { EventLoop(name: "worker-\($0)") }
+        self.loops = loops
+        let balancer = LoopBalancer(loops: loops.count)
         if let address = configuration.metricsListen {
             do {
                 metricsEndpoint = try HTTPEndpoint(loop: mainLoop, host: address.host, port: address.port) { path in
                     switch path {
                     case "/metrics":
                         let context = current.value
-                        return .init(status: 200, contentType: "text/plain; version=0.0.4", body: context.metrics.render(openSessions: context.limiter.open))
+                        return .init(status: 200, contentType: "text/plain; version=0.0.4", body: context.metrics.render(openSessions: context.limiter.open, loopConnections: balancer.connections))
                     case "/healthz":
                         return .init(status: 200, body: "ok\n")
                     default:
@@ -68,8 +73,9 @@ public final class FerryServer {
                 throw StartupError("cannot serve metrics on \(address): \(error.reason)")
             }
         }
+        let states = loops.map { _ in WorkerState() }
+        let workers = zip(states, loops).map { LoopBound($0, loop: $1) }
         for (index, loop) in loops.enumerated() {
-            let state = WorkerState()
             for (address, implicitTLS) in listeners {
                 let fd: Int32
                 do {
@@ -80,12 +86,18 @@ public final class FerryServer {
                 let onAcceptError: (SystemError) -> Void = { error in
                     current.value.logger.warning("accept failed, pausing new connections for 100 ms", metadata: ["error": "\(error)"])
                 }
-                state.listeners.append(Listener(loop: loop, fd: fd, onAcceptError: onAcceptError) { fd, peer in
-                    FerryServer.accept(fd: fd, peer: peer, implicitTLS: implicitTLS, loop: (loop, index), state: state, context: current.value)
+                states[index].listeners.append(Listener(loop: loop, fd: fd, onAcceptError: onAcceptError) { fd, peer in
+                    let target = balancer.assign(accepting: index)
+                    let worker = workers[target]
+                    let serve: @Sendable () -> Void = {
+                        FerryServer.accept(fd: fd, peer: peer, implicitTLS: implicitTLS, loop: (worker.loop, target), state: worker.value,
+                                           context: current.value, balancer: balancer)
+                    }
+                    if target == index { serve() } else { worker.loop.execute(serve) }
                 })
             }
-            workers.append(LoopBound(state, loop: loop))
         }
+        self.workers = workers
         // Everything privileged (ports, log files, certificate) is open: drop root before any thread starts.
         if let user = configuration.runAs {
             try Privileges.drop(to: user)
@@ -95,12 +107,15 @@ public final class FerryServer {
 
     public var maxSessions: Int { context.limiter.maxTotal }
 
+    /// Serve a new connection on `loop` (its thread), or refuse it with 421.
     private static func accept(fd: Int32, peer: SocketAddress, implicitTLS: Bool, loop: (EventLoop, index: Int), state: WorkerState,
-                               context: ServerContext) {
+                               context: ServerContext, balancer: LoopBalancer) {
         Sockets.setNoDelay(fd)
         let address = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
         var refusal: String?
-        if let remaining = context.bans.remainingBan(address, now: MonotonicClock.seconds()) {
+        if state.draining {
+            refusal = "Server is shutting down; try again shortly."
+        } else if let remaining = context.bans.remainingBan(address, now: MonotonicClock.seconds()) {
             refusal = "Too many failed logins from your address: try again in \(remaining) seconds."
         } else if !context.descriptors.acquire(DescriptorBudget.perSession) {
             refusal = "Server is at its connection limit; try again later."
@@ -110,15 +125,15 @@ public final class FerryServer {
         }
         let connection = ControlConnection(loop: loop.0, context: context, fd: fd, peer: peer, implicitTLS: implicitTLS) { [unowned state] connection in
             state.sessions[ObjectIdentifier(connection)] = nil
+            balancer.release(loop.index)
             if refusal == nil {
                 context.limiter.release(connection.peerAddress)
                 context.descriptors.release(DescriptorBudget.perSession)
-                context.metrics.sessionEnded(loop: loop.index)
             }
         }
         if refusal == nil {
             state.sessions[ObjectIdentifier(connection)] = connection
-            context.metrics.sessionStarted(loop: loop.index)
+            context.metrics.sessionStarted()
         } else {
             context.metrics.sessionRefused()
         }
@@ -193,6 +208,7 @@ public final class FerryServer {
         for worker in workers {
             worker.loop.execute {
                 let state = worker.value
+                state.draining = true
                 for listener in state.listeners { listener.close() }
                 state.listeners.removeAll()
                 for session in Array(state.sessions.values) { session.shutDown() }

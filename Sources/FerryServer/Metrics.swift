@@ -16,17 +16,15 @@ public final class Metrics: Sendable {
         var bytesOut: UInt64 = 0
         var tlsHandshakes = 0
         var tlsHandshakeFailures = 0
-        var loopSessions: [Int]
     }
 
     private let counters: Mutex<Counters>
 
-    public init(loops: Int) {
-        counters = Mutex(Counters(loopSessions: Array(repeating: 0, count: loops)))
+    public init() {
+        counters = Mutex(Counters())
     }
 
-    func sessionStarted(loop: Int) { counters.withLock { $0.sessionsTotal += 1; $0.loopSessions[loop] += 1 } }
-    func sessionEnded(loop: Int) { counters.withLock { $0.loopSessions[loop] -= 1 } }
+    func sessionStarted() { counters.withLock { $0.sessionsTotal += 1 } }
     func sessionRefused() { counters.withLock { $0.sessionsRefused += 1 } }
     func login(succeeded: Bool) { counters.withLock { if succeeded { $0.loginsOK += 1 } else { $0.loginsFailed += 1 } } }
     func tlsHandshake(succeeded: Bool) { counters.withLock { if succeeded { $0.tlsHandshakes += 1 } else { $0.tlsHandshakeFailures += 1 } } }
@@ -38,8 +36,9 @@ public final class Metrics: Sendable {
         }
     }
 
-    /// The Prometheus text exposition (format 0.0.4).
-    public func render(openSessions: Int) -> String {
+    /// The Prometheus text exposition (format 0.0.4). `loopConnections`: connections open on each
+    /// event loop (the balancer's count).
+    public func render(openSessions: Int, loopConnections: [Int]) -> String {
         let c = counters.withLock { $0 }
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
@@ -57,8 +56,8 @@ public final class Metrics: Sendable {
                [("direction=\"in\"", "\(c.bytesIn)"), ("direction=\"out\"", "\(c.bytesOut)")])
         metric("ferry_tls_handshakes_total", "counter", "TLS handshakes on control connections by result.",
                [("result=\"ok\"", "\(c.tlsHandshakes)"), ("result=\"failed\"", "\(c.tlsHandshakeFailures)")])
-        metric("ferry_loop_sessions", "gauge", "Sessions open on each event loop.",
-               c.loopSessions.enumerated().map { ("loop=\"\($0.offset)\"", "\($0.element)") })
+        metric("ferry_loop_sessions", "gauge", "Connections open on each event loop.",
+               loopConnections.enumerated().map { ("loop=\"\($0.offset)\"", "\($0.element)") })
         return out
     }
 }

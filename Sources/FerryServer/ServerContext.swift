@@ -77,7 +77,7 @@ public final class ServerContext: Sendable {
             self.users = UserRegistry()
             limiter = SessionLimiter(maxTotal: maxSessions, maxPerAddress: configuration.maxSessionsPerIP)
             bans = LoginBans(maxFailures: configuration.maxFailedLoginsPerIP, banSeconds: configuration.banSeconds)
-            metrics = Metrics(loops: max(1, configuration.workers))
+            metrics = Metrics()
         }
         passivePorts = previous.flatMap { $0.configuration.passivePorts == configuration.passivePorts ? $0.passivePorts : nil }
             ?? PassivePortAllocator(range: configuration.passivePorts)
