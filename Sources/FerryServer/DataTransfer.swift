@@ -20,6 +20,8 @@ final class DataTransfer {
     /// Splice pipes this size moved W3 uploads 1.7x faster than 64 KiB and 1.5x faster than 256 KiB
     /// ones; a user's pipes share a kernel allowance (fs/pipe-user-pages-soft), so one may be refused.
     static let pipeBytes = 1 << 20
+    /// What a refused upload may still send before the connection is reset (see `refuse`).
+    static let discardBytes = 16 << 20
 
     /// What one read or write on the data connection did.
     private enum IOResult {
@@ -67,6 +69,10 @@ final class DataTransfer {
     private var splicePipeTried = false
     private var corked = false
     private var sourceExhausted = false
+    /// How a refused upload will end, once the file took no more of it; `discarded` counts what
+    /// was read and dropped since.
+    private var refusal: TransferOutcome?
+    private var discarded = 0
     private var converter = AsciiConverter()
     private var listingIndex = 0
     private let now = Int64(time(nil))
@@ -125,6 +131,7 @@ final class DataTransfer {
 
     private func ready() {
         if handshaking { return handshake() }
+        if refusal != nil { return discard() }
         switch kind {
         case .retrieve(let file, _, let ascii):
             if ascii || tls != nil { pumpBuffered { self.fillFromFile(file, ascii: ascii) } } else { sendFile(file) }
@@ -362,7 +369,7 @@ final class DataTransfer {
                 return finish(.connectionLost(bytes: bytes, reason: reason))
             }
             guard let (keep, tooLarge) = admit(n, into: file) else {
-                return finish(.fileError(FileSystemError(EDQUOT), bytes: bytes))
+                return refuse(FileSystemError(EDQUOT))
             }
             progressed(keep)
             budget -= n
@@ -374,8 +381,8 @@ final class DataTransfer {
             } else {
                 error = output.withUnsafeBytes { writeAll(file.descriptor, UnsafeRawBufferPointer(rebasing: $0[0..<keep])) }
             }
-            if let error { return finish(.fileError(error, bytes: bytes)) }
-            if tooLarge { return finish(.fileError(FileSystemError(EFBIG), bytes: bytes)) }
+            if let error { return refuse(error) }
+            if tooLarge { return refuse(FileSystemError(EFBIG)) }
         }
         watch(.read)
     }
@@ -421,7 +428,7 @@ final class DataTransfer {
                 return finish(.connectionLost(bytes: bytes, reason: String(cString: strerror(errno))))
             }
             guard let (keep, tooLarge) = admit(n, into: file) else {
-                return finish(.fileError(FileSystemError(EDQUOT), bytes: bytes))
+                return refuse(FileSystemError(EDQUOT))
             }
             progressed(keep)
             budget -= n
@@ -429,12 +436,39 @@ final class DataTransfer {
             while left > 0 {
                 let moved = ferry_splice(pipe.read, file.descriptor, left)
                 if moved < 0 && errno == EINTR { continue }
-                guard moved > 0 else { return finish(.fileError(FileSystemError(moved < 0 ? errno : EIO), bytes: bytes)) }
+                guard moved > 0 else { return refuse(FileSystemError(moved < 0 ? errno : EIO)) }
                 left -= moved
             }
-            if tooLarge { return finish(.fileError(FileSystemError(EFBIG), bytes: bytes)) }
+            if tooLarge { return refuse(FileSystemError(EFBIG)) }
         }
         watch(.read)
+    }
+
+    /// The file took no more of an upload (quota, size limit, disk error): read what the client is
+    /// still sending and throw it away, then reply. Closing with unread data would reset the
+    /// connection, and a client still sending (ftplib, curl) then reports the reset, not the 552/452.
+    /// Past `discardBytes` the connection is reset after all.
+    private func refuse(_ error: FileSystemError) {
+        refusal = .fileError(error, bytes: bytes)
+        discard()
+    }
+
+    private func discard() {
+        guard let refusal else { return }
+        if output.isEmpty { output = [UInt8](repeating: 0, count: DataTransfer.bufferBytes) }
+        while discarded < DataTransfer.discardBytes {
+            switch output.withUnsafeMutableBytes({ receive($0) }) {
+            case .done(let n):
+                discarded += n
+                lastProgress = MonotonicClock.seconds()
+            case .wouldBlock(let readiness):
+                return watch(readiness)
+            case .endOfData, .failed:
+                return finish(refusal)
+            }
+        }
+        Sockets.setResetOnClose(socket)
+        finish(refusal)
     }
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> FileSystemError? {

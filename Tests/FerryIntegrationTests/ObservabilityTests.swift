@@ -72,7 +72,8 @@ print("ok")
         #expect(server.log.contains("\"command\":\"DELE\"") && server.log.contains("550 /missing.txt: No such file or directory"))
     }
     /// The harness runs two loops: 17 sessions from one client split 9 and 8 whichever loop's
-    /// listener the kernel gave each one to, and every one of them is served.
+    /// listener the kernel gave each one to (SO_REUSEPORT's hash alone splits them that evenly about
+    /// one time in three), and every one of them is served.
     @Test func sessionsSpreadEvenlyOverTheLoops() throws {
         let metricsPort = try FerryProcess.freePort(host: "127.0.0.1")
         let server = try FerryProcess(["--metrics-listen", "127.0.0.1:\(metricsPort)"], users: true)
@@ -83,8 +84,9 @@ sessions = [connect() for _ in range(17)]
 for ftp in sessions:
     assert ftp.nlst() == ["a.txt"]
 metrics = urllib.request.urlopen(f"http://127.0.0.1:{os.environ['METRICS']}/metrics", timeout=30).read().decode()
-gauges = sorted(int(line.split()[-1]) for line in metrics.splitlines() if line.startswith("ferry_loop_sessions{"))
-assert gauges == [8, 9], metrics
+# The harness's readiness probe may not have closed yet: 17 or 18 connections, never more than one apart.
+gauges = [int(line.split()[-1]) for line in metrics.splitlines() if line.startswith("ferry_loop_sessions{")]
+assert len(gauges) == 2 and sum(gauges) in (17, 18) and max(gauges) - min(gauges) <= 1, metrics
 for ftp in sessions:
     ftp.quit()
 print("ok")
