@@ -67,7 +67,6 @@ final class DataTransfer {
     /// uploads that cannot splice, and when the kernel refused it.
     private var splicePipe: (read: Int32, write: Int32)?
     private var splicePipeTried = false
-    private var corked = false
     private var sourceExhausted = false
     /// How a refused upload will end, once the file took no more of it; `discarded` counts what
     /// was read and dropped since.
@@ -174,7 +173,6 @@ final class DataTransfer {
     private func corkIfSending() {
         guard transferInterest == .write else { return }
         Sockets.setCorked(socket, true)
-        corked = true
     }
 
     private func progressed(_ count: Int) {
@@ -509,7 +507,8 @@ final class DataTransfer {
         resumeTimer?.cancel()
         if case .completed = outcome {
             tls?.shutdown()
-            if corked { Sockets.setCorked(socket, false) }
+            // Only a download or listing that got past its handshake completes, so it is corked.
+            if transferInterest == .write { Sockets.setCorked(socket, false) }
         }
         Sockets.close(socket)
         if let pipe = splicePipe {

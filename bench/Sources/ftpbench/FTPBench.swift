@@ -39,7 +39,7 @@ struct FTPBench: ParsableCommand {
             setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
         let probe = serverPID.map { ServerProbe(rootPID: $0) }
-        let target = Target(name: name, host: host, port: port, user: user, password: password, probe: probe)
+        let target = Target(name: name, host: host, port: port, user: user, password: password, probe: probe, dataDir: dataDir)
         func size(_ file: String) throws -> UInt64 {
             let attributes = try FileManager.default.attributesOfItem(atPath: "\(dataDir)/\(file)")
             return (attributes[.size] as? NSNumber)?.uint64Value ?? 0
@@ -50,15 +50,15 @@ struct FTPBench: ParsableCommand {
             let before = results.count
             switch workload {
             case "w1":
-                results.append(Workloads.retrieve(target, path: "big.bin", local: "\(dataDir)/big.bin", size: try size("big.bin"), streams: 1, label: "w1"))
+                results.append(Workloads.retrieve(target, path: "big.bin", size: try size("big.bin"), streams: 1, label: "w1"))
             case "w2":
                 for streams in counts(parallel) {
-                    results.append(Workloads.retrieve(target, path: "mid.bin", local: "\(dataDir)/mid.bin", size: try size("mid.bin"), streams: streams, label: "w2"))
+                    results.append(Workloads.retrieve(target, path: "mid.bin", size: try size("mid.bin"), streams: streams, label: "w2"))
                 }
             case "w3":
                 results.append(Workloads.store(target, source: "\(dataDir)/big.bin", size: try size("big.bin"), label: "w3"))
             case "w5":
-                results.append(Workloads.retrieve(target, path: "big.bin", local: "\(dataDir)/big.bin", size: try size("big.bin"), streams: 1, label: "w5",
+                results.append(Workloads.retrieve(target, path: "big.bin", size: try size("big.bin"), streams: 1, label: "w5",
                                                   tls: try TLSClientContext()))
             case "w4":
                 for clients in counts(churnClients) {
@@ -69,7 +69,7 @@ struct FTPBench: ParsableCommand {
                 let big = try size("big.bin")
                 for count in counts(idle) {
                     results += Workloads.idle(target, count: count, label: "w6") {
-                        Workloads.retrieve(target, path: "big.bin", local: "\(dataDir)/big.bin", size: big, streams: 1, label: "w6w1")
+                        Workloads.retrieve(target, path: "big.bin", size: big, streams: 1, label: "w6w1")
                     }
                 }
             case "w7":

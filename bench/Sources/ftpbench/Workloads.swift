@@ -41,6 +41,8 @@ struct Target {
     let user: String
     let password: String
     let probe: ServerProbe?
+    /// The folder the server serves to `user`, as this machine sees it.
+    let dataDir: String
 }
 
 enum Workloads {
@@ -64,16 +66,16 @@ enum Workloads {
     /// W1/W2/W5: `streams` sessions log in (W5: and secure control and data with `tls`), then all
     /// RETR `path` (expected `size` bytes) at once. Only the transfers are timed and their server CPU
     /// counted (logins are W4's business); the sessions stay open until the CPU is read, so forking
-    /// servers' session processes are still there. `local` (the same file on this machine) is read
-    /// into the page cache between the logins and the transfers, so no server reads from disk.
-    static func retrieve(_ target: Target, path: String, local: String, size: UInt64, streams: Int, label: String,
+    /// servers' session processes are still there. The file is read into the page cache (from
+    /// `dataDir`) between the logins and the transfers, so no server reads it from disk.
+    static func retrieve(_ target: Target, path: String, size: UInt64, streams: Int, label: String,
                          tls: TLSClientContext? = nil) -> Measurement {
         let counters = Counters()
         let gate = StartGate(parties: streams)
         let finish = StartGate(parties: streams)
         let coordinator = Thread {
             gate.waitForAll()
-            warm(local)
+            warm("\(target.dataDir)/\(path)")
             gate.open(cpu: CPUReading.now(target.probe))
             finish.waitForAll()
             finish.open(cpu: CPUReading.now(target.probe))
