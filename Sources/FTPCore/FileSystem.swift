@@ -32,8 +32,18 @@ public struct FileInfo: Sendable, Equatable {
 /// A file-system failure: the errno the system gave, so replies can name the system's reason.
 public struct FileSystemError: Error, Equatable, Sendable, CustomStringConvertible {
     public let code: Int32
+    /// Ferry's own reason where no errno says it; nil for the system's text.
+    private let reason: String?
 
-    public init(_ code: Int32) { self.code = code }
+    public init(_ code: Int32) {
+        self.code = code
+        reason = nil
+    }
+
+    private init(_ code: Int32, reason: String) {
+        self.code = code
+        self.reason = reason
+    }
 
     public static let notFound = FileSystemError(ENOENT)
     public static let notDirectory = FileSystemError(ENOTDIR)
@@ -41,12 +51,12 @@ public struct FileSystemError: Error, Equatable, Sendable, CustomStringConvertib
     public static let exists = FileSystemError(EEXIST)
     public static let permissionDenied = FileSystemError(EACCES)
     public static let notEmpty = FileSystemError(ENOTEMPTY)
-    public static let notRegularFile = FileSystemError(EINVAL)
+    /// A FIFO, socket or device where a regular file is needed (distinct from a real EINVAL).
+    public static let notRegularFile = FileSystemError(EINVAL, reason: "Not a regular file")
 
     /// The system's text for the error (`No such file or directory`).
     public var description: String {
-        if self == .notRegularFile { return "Not a regular file" }
-        return String(cString: strerror(code))
+        reason ?? String(cString: strerror(code))
     }
 
     /// True when the disk or the user's quota is full (452/552 rather than 451).

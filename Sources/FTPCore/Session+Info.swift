@@ -64,6 +64,8 @@ extension Session {
         switch words {
         case ["A"], ["A", "N"]:
             ascii = true
+            // A REST offset counts binary bytes; it does not carry over into ASCII transfers.
+            restartOffset = 0
             return reply(.commandOK, "Type set to A.")
         case ["I"], ["L", "8"]:
             ascii = false

@@ -62,9 +62,14 @@ extension Session {
                      opening: opening ?? "\(path)")
     }
 
+    /// The offset becomes an `off_t` below, so it is bounded by `Int64.max` here: a larger one would
+    /// trap at the conversion and take every session of the process with it.
     mutating func restart(_ argument: String) -> [SessionEffect] {
-        guard let offset = UInt64(argument) else {
-            return reply(.syntaxErrorInArguments, "REST needs a byte offset (a non-negative integer).")
+        guard let offset = UInt64(argument), offset <= UInt64(Int64.max) else {
+            return reply(.syntaxErrorInArguments, "REST needs a byte offset from 0 to \(Int64.max).")
+        }
+        if ascii {
+            return reply(.notImplementedForParameter, "REST is not supported in ASCII mode (offsets would count converted bytes); send TYPE I first.")
         }
         restartOffset = offset
         return reply(.pendingFurtherInformation, "Restarting at \(offset). Send STOR or RETR to initiate transfer.")

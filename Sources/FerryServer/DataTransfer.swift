@@ -45,6 +45,10 @@ final class DataTransfer {
     private let maxFileSize: UInt64?
     /// Uploads charge it; one that would pass it stops with EDQUOT (552).
     private let quota: DiskQuota?
+    /// What this upload charged to `quota`, and the file's allocation when it started: at the end the
+    /// charge is settled to what the file really grew by (see `DiskQuota`).
+    private var charged: UInt64 = 0
+    private var allocatedAtStart: UInt64 = 0
     private var handshaking: Bool
     private var onFinish: ((TransferOutcome) -> Void)?
     private var watcher: EventWatcher?
@@ -91,9 +95,14 @@ final class DataTransfer {
         self.requireResumption = requireResumption
         self.handshaking = tls != nil
         self.onFinish = onFinish
-        if case .retrieve(let file, let offset, _) = kind {
+        switch kind {
+        case .retrieve(let file, let offset, _):
             fileOffset = offset
             fileEnd = file.size
+        case .store(let file, _):
+            if quota != nil { allocatedAtStart = DataTransfer.allocated(file) }
+        case .listing:
+            break
         }
         stallTimer = EventWatcher.timer(loop: loop, repeating: true) { [unowned self] in self.checkStall() }
     }
@@ -394,8 +403,16 @@ final class DataTransfer {
             keep = Int(maxFileSize - min(maxFileSize, file.size + bytes))
             tooLarge = true
         }
-        if let quota, !quota.charge(UInt64(keep)) { return nil }
+        if let quota {
+            guard quota.charge(UInt64(keep)) else { return nil }
+            charged += UInt64(keep)
+        }
         return (keep, tooLarge)
+    }
+
+    private static func allocated(_ file: OpenedFile) -> UInt64 {
+        var st = stat()
+        return fstat(file.descriptor, &st) == 0 ? DiskQuota.allocated(st) : 0
     }
 
     /// Decided once per upload: TLS and ASCII need the bytes in user space, and splice refuses files
@@ -520,6 +537,10 @@ final class DataTransfer {
         case .retrieve(let file, _, _):
             Glibc.close(file.descriptor)
         case .store(let file, _):
+            if let quota {
+                let now = DataTransfer.allocated(file)
+                quota.settle(charged: charged, grown: now - min(now, allocatedAtStart))
+            }
             if Glibc.close(file.descriptor) != 0, case .completed = outcome {
                 result = .fileError(FileSystemError(errno), bytes: bytes)
             }

@@ -1,10 +1,14 @@
 import Glibc
 import Synchronization
 
-/// A user's disk quota: bytes in their home, counted once at their first login (a walk of the
-/// home, off the event loops) and kept up to date as they upload and delete. Uploads that would pass
-/// the limit stop with EDQUOT (552). Overwrites in place (REST, APPE) count as growth, so the count
-/// errs on the safe side.
+/// A user's disk quota: bytes of disk their home takes, counted once at their first login (a walk of
+/// the home, off the event loops) and kept up to date as they upload and delete.
+///
+/// Every figure is allocated space (`st_blocks` × 512), the measure a disk quota means: a sparse file
+/// with a size of 1 TiB and one written byte costs one block, not 1 TiB, and deleting it gives back
+/// that block, not 1 TiB. An upload charges the bytes it writes as it goes (so it stops in time with
+/// EDQUOT, 552), and when it ends `settle` replaces that estimate with what the file really grew by.
+/// Every sum saturates: no file size can make the count overflow.
 public final class DiskQuota: Sendable {
     public let limit: UInt64
     private let used: Mutex<UInt64>
@@ -19,7 +23,7 @@ public final class DiskQuota: Sendable {
     /// Take `count` bytes; false (and nothing taken) when that would pass the limit.
     public func charge(_ count: UInt64) -> Bool {
         used.withLock { used in
-            guard used + count <= limit else { return false }
+            guard count <= limit - min(used, limit) else { return false }
             used += count
             return true
         }
@@ -29,7 +33,31 @@ public final class DiskQuota: Sendable {
         used.withLock { $0 -= min($0, count) }
     }
 
-    /// Bytes of regular files under `path` (symlinks not followed, other file systems included).
+    /// An upload charged `charged` bytes while it ran and the file's allocation grew by `grown`:
+    /// count the growth instead (even past the limit: the bytes are on disk; the next upload is refused).
+    public func settle(charged: UInt64, grown: UInt64) {
+        used.withLock { used in
+            if grown >= charged {
+                let (sum, overflow) = used.addingReportingOverflow(grown - charged)
+                used = overflow ? .max : sum
+            } else {
+                used -= min(used, charged - grown)
+            }
+        }
+    }
+
+    /// Disk space a file takes, from its `stat`.
+    public static func allocated(_ st: stat) -> UInt64 {
+        let (bytes, overflow) = UInt64(max(st.st_blocks, 0)).multipliedReportingOverflow(by: 512)
+        return overflow ? .max : bytes
+    }
+
+    /// Space a deletion gives back: a regular file's allocation, unless another hard link keeps it.
+    public static func freedByRemoving(_ st: stat) -> UInt64 {
+        st.st_mode & S_IFMT == S_IFREG && st.st_nlink <= 1 ? allocated(st) : 0
+    }
+
+    /// Space taken by regular files under `path` (symlinks not followed, other file systems included).
     public static func measure(_ path: String) -> UInt64 {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return 0 }
@@ -44,6 +72,10 @@ public final class DiskQuota: Sendable {
         }
         defer { closedir(dir) }
         var total: UInt64 = 0
+        func add(_ count: UInt64) {
+            let (sum, overflow) = total.addingReportingOverflow(count)
+            total = overflow ? .max : sum
+        }
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
             if name == "." || name == ".." { continue }
@@ -51,10 +83,10 @@ public final class DiskQuota: Sendable {
             guard fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
             switch st.st_mode & S_IFMT {
             case S_IFREG:
-                total += UInt64(max(st.st_size, 0))
+                add(allocated(st))
             case S_IFDIR:
                 let child = openat(dirfd(dir), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-                if child >= 0 { total += measure(directory: child) }
+                if child >= 0 { add(measure(directory: child)) }
             default:
                 continue
             }

@@ -114,6 +114,7 @@ public final class JailedFileSystem: FileSystem {
         if atomicUploads, mode == .truncate, let existing, existing.kind == .file {
             return try openReplacement(of: path, mode: existing.mode)
         }
+        let freedByTruncation = mode == .truncate ? spaceFreedByRemoving(path) : 0
         var flags = O_WRONLY | O_CREAT | ferry_O_NONBLOCK
         switch mode {
         case .truncate: flags |= O_TRUNC
@@ -128,12 +129,14 @@ public final class JailedFileSystem: FileSystem {
             var start: UInt64 = 0
             switch mode {
             case .at(let offset):
-                guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw FileSystemError(errno) }
+                // Past the file system's largest file, lseek says EINVAL: the file would be too large.
+                guard let position = off_t(exactly: offset) else { throw FileSystemError(EFBIG) }
+                guard lseek(fd, position, SEEK_SET) >= 0 else { throw FileSystemError(errno == EINVAL ? EFBIG : errno) }
                 start = offset
             case .append:
                 start = UInt64(st.st_size)
             case .truncate:
-                if let existing, existing.kind == .file { quota?.release(existing.size) }
+                quota?.release(freedByTruncation)
             case .exclusive:
                 break
             }
@@ -173,23 +176,24 @@ public final class JailedFileSystem: FileSystem {
     }
 
     public func removeFile(_ path: VirtualPath) throws(FileSystemError) {
-        let freed = regularFileSize(path)
+        let freed = spaceFreedByRemoving(path)
         try check(try inParent(path) { unlinkat($0, $1, 0) })
         quota?.release(freed)
     }
 
-    /// The size of `path` if it is a regular file (not following a final symlink), else 0.
-    private func regularFileSize(_ path: VirtualPath) -> UInt64 {
-        guard quota != nil, let size = try? inParent(path, { dir, name -> UInt64 in
+    /// The disk space removing `path` gives back to the quota (see `DiskQuota.freedByRemoving`; a
+    /// final symlink is not followed); 0 without a quota.
+    private func spaceFreedByRemoving(_ path: VirtualPath) -> UInt64 {
+        guard quota != nil, let freed = try? inParent(path, { dir, name -> UInt64 in
             var st = stat()
-            guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG else { return 0 }
-            return UInt64(st.st_size)
+            guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return 0 }
+            return DiskQuota.freedByRemoving(st)
         }) else { return 0 }
-        return size
+        return freed
     }
 
     public func rename(_ source: VirtualPath, to target: VirtualPath) throws(FileSystemError) {
-        let replaced = source == target ? 0 : regularFileSize(target)
+        let replaced = source == target ? 0 : spaceFreedByRemoving(target)
         let result = try inParent(source) { sourceDir, sourceName -> Result<Int32, FileSystemError> in
             do throws(FileSystemError) {
                 return .success(try inParent(target) { renameat(sourceDir, sourceName, $0, $1) })
