@@ -30,6 +30,12 @@ static inline void ferry_ssl_ctx_ignore_unexpected_eof(SSL_CTX *ctx) {
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 }
 
+/* A data connection tells a peer's close without close_notify from a clean end (an upload cut by a
+   TCP FIN would otherwise pass as complete): SSL_read reports SSL_R_UNEXPECTED_EOF_WHILE_READING. */
+static inline void ferry_ssl_expect_close_notify(SSL *ssl) {
+    SSL_clear_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+}
+
 static inline EVP_PKEY *ferry_generate_p256_key(void) {
     return EVP_EC_gen("P-256");
 }

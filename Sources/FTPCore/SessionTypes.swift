@@ -85,6 +85,16 @@ public enum TransferOutcome: Sendable, Equatable {
     case fileError(FileSystemError, bytes: UInt64)
     /// The TLS handshake on the data connection failed or did not meet the policy (522).
     case dataConnectionInsecure(String)
+
+    /// Why the transfer did not complete (for the log); nil when it did.
+    public var failureReason: String? {
+        switch self {
+        case .completed: return nil
+        case .dataConnectionFailed(let reason), .connectionLost(_, let reason), .dataConnectionInsecure(let reason): return reason
+        case .aborted: return "aborted (ABOR, or the session ended)"
+        case .fileError(let error, _): return "file: \(error)"
+        }
+    }
 }
 
 /// What the session asks of the layer below, in order.

@@ -11,8 +11,10 @@ public final class TLSConnection {
         case done(Int)
         case wantRead
         case wantWrite
-        /// The peer closed the TLS session (close_notify, or EOF where that is tolerated).
+        /// The peer closed the TLS session with close_notify.
         case closed
+        /// The peer closed the TCP connection without close_notify: what came before may be cut short.
+        case truncated
         case failed(String)
     }
 
@@ -22,6 +24,12 @@ public final class TLSConnection {
     public init(context: TLSContext, fd: Int32, sessionContext: [UInt8]) throws(TLSError) {
         guard let ssl = context.makeSSL(sessionContext: sessionContext) else { throw TLSError("SSL_new: \(TLSError.openSSLReason())") }
         self.ssl = ssl
+        // A data connection resumes the control connection's session and never needs a ticket of its
+        // own. Clients do not read one on an upload, and closing with it unread made their kernel
+        // reset the connection, which threw away the end of the upload still in our receive buffer
+        // (curl: 8 of 8 uploads of 250 000 bytes cut at 114 688 under TLS 1.3).
+        SSL_set_num_tickets(ssl, 0)
+        ferry_ssl_expect_close_notify(ssl)
         SSL_set_fd(ssl, fd)
         SSL_set_accept_state(ssl)
     }
@@ -66,8 +74,10 @@ public final class TLSConnection {
         case SSL_ERROR_SYSCALL:
             let code = errno
             ERR_clear_error()
-            // EOF without close_notify: the caller decides whether the data was complete.
-            return code == 0 ? .closed : .failed(String(cString: strerror(code)))
+            return code == 0 ? .truncated : .failed(String(cString: strerror(code)))
+        case SSL_ERROR_SSL where ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING:
+            ERR_clear_error()
+            return .truncated
         default:
             return .failed(TLSError.openSSLReason())
         }

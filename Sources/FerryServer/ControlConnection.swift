@@ -392,7 +392,9 @@ final class ControlConnection {
         let isUpload: Bool
         if case .store = request.kind { isUpload = true } else { isUpload = false }
         let transfer = DataTransfer(kind: request.kind, socket: fd, loop: loop, stallSeconds: context.configuration.transferStallTimeout,
-                                    tls: tls, requireResumption: context.configuration.tlsSessionReuseRequired,
+                                    tls: tls,
+                                    tlsPolicy: DataTLSPolicy(requireResumption: context.configuration.tlsSessionReuseRequired,
+                                                             requireCloseNotify: context.configuration.tlsCloseNotifyRequired),
                                     caps: isUpload ? uploadCaps : downloadCaps, maxFileSize: isUpload ? maxFileSize : nil,
                                     quota: isUpload ? quota : nil) { [weak self] outcome in
             guard let self else { return }
@@ -479,9 +481,11 @@ final class ControlConnection {
         let seconds = Int(MonotonicClock.seconds() - transferStart)
         let direction = incoming ? "in" : "out"
         let status = result == .complete ? "complete" : "incomplete"
-        logger.info("transfer", metadata: [
+        var metadata: Logger.Metadata = [
             "direction": "\(direction)", "path": "\(request.path)", "bytes": "\(bytes)", "seconds": "\(seconds)", "status": "\(status)",
-        ])
+        ]
+        if let reason = outcome.failureReason { metadata["reason"] = "\(reason)" }
+        logger.info("transfer", metadata: metadata)
         context.metrics.transfer(direction: direction, result: result, bytes: bytes)
         context.xferlog?.record(XferLog.Entry(
             seconds: seconds, remoteHost: peerAddress.description, bytes: bytes,

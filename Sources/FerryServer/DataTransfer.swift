@@ -3,6 +3,15 @@ import FTPCore
 import FerryReactor
 import Glibc
 
+/// What a TLS data connection must do to be trusted (`--tls-session-reuse`, `--tls-close-notify`).
+struct DataTLSPolicy {
+    /// Refuse a handshake that does not resume the control connection's session (522).
+    var requireResumption: Bool
+    /// An upload whose client closes without close_notify fails (426): a TCP FIN alone cannot tell a
+    /// complete upload from one cut short by someone on the path.
+    var requireCloseNotify: Bool
+}
+
 /// Runs one transfer over a connected, non-blocking data socket and reports how it ended, once.
 ///
 /// RETR in binary mode over plaintext uses sendfile(2) driven by write-readiness, at most
@@ -36,7 +45,7 @@ final class DataTransfer {
     private let loop: EventLoop
     private let stallSeconds: Int
     private let tls: TLSConnection?
-    private let requireResumption: Bool
+    private let tlsPolicy: DataTLSPolicy
     /// Bandwidth caps: each slice moves at most what every bucket holds.
     private let caps: [TokenBucket]
     private var resumeTimer: EventWatcher?
@@ -80,9 +89,8 @@ final class DataTransfer {
     private var listingIndex = 0
     private let now = Int64(time(nil))
 
-    /// With `tls`, the data connection is a TLS server endpoint; `requireResumption` refuses one that
-    /// does not resume the control connection's session (522).
-    init(kind: TransferKind, socket: Int32, loop: EventLoop, stallSeconds: Int, tls: TLSConnection?, requireResumption: Bool,
+    /// With `tls`, the data connection is a TLS server endpoint held to `tlsPolicy`.
+    init(kind: TransferKind, socket: Int32, loop: EventLoop, stallSeconds: Int, tls: TLSConnection?, tlsPolicy: DataTLSPolicy,
          caps: [TokenBucket], maxFileSize: UInt64?, quota: DiskQuota?, onFinish: @escaping (TransferOutcome) -> Void) {
         self.kind = kind
         self.quota = quota
@@ -92,7 +100,7 @@ final class DataTransfer {
         self.loop = loop
         self.stallSeconds = stallSeconds
         self.tls = tls
-        self.requireResumption = requireResumption
+        self.tlsPolicy = tlsPolicy
         self.handshaking = tls != nil
         self.onFinish = onFinish
         switch kind {
@@ -160,7 +168,7 @@ final class DataTransfer {
         case .done:
             handshaking = false
             lastProgress = MonotonicClock.seconds()
-            if requireResumption && !tls.sessionReused {
+            if tlsPolicy.requireResumption && !tls.sessionReused {
                 return finish(.dataConnectionInsecure(
                     "TLS session not resumed: the data connection must reuse the control connection's TLS session (the server's --tls-session-reuse optional relaxes this)"))
             }
@@ -169,7 +177,7 @@ final class DataTransfer {
             ready()
         case .wantRead: watch(.read)
         case .wantWrite: watch(.write)
-        case .closed: finish(.dataConnectionInsecure("TLS handshake on the data connection failed: connection closed"))
+        case .closed, .truncated: finish(.dataConnectionInsecure("TLS handshake on the data connection failed: connection closed"))
         case .failed(let reason): finish(.dataConnectionInsecure("TLS handshake on the data connection failed: \(reason)"))
         }
     }
@@ -223,7 +231,7 @@ final class DataTransfer {
             case .done(let n): return .done(n)
             case .wantRead: return .wouldBlock(.read)
             case .wantWrite: return .wouldBlock(.write)
-            case .closed: return .failed("peer closed the TLS session")
+            case .closed, .truncated: return .failed("peer closed the TLS session")
             case .failed(let reason): return .failed(reason)
             }
         }
@@ -240,6 +248,9 @@ final class DataTransfer {
             case .wantRead: return .wouldBlock(.read)
             case .wantWrite: return .wouldBlock(.write)
             case .closed: return .endOfData
+            case .truncated:
+                if !tlsPolicy.requireCloseNotify { return .endOfData }
+                return .failed("the client closed the TLS data connection without close_notify, so the upload may be cut short")
             case .failed(let reason): return .failed(reason)
             }
         }

@@ -38,6 +38,8 @@ public struct ServerConfiguration: Sendable {
     public var requireTLS = false
     /// Data connections must resume their control connection's TLS session.
     public var tlsSessionReuseRequired = true
+    /// A TLS upload must end with the client's close_notify (426 without it).
+    public var tlsCloseNotifyRequired = true
     public var tlsMinimumVersion = "1.2"
     public var tlsCiphers: String?
     /// Serve Prometheus metrics at /metrics and a health check at /healthz here.

@@ -47,6 +47,7 @@ public enum Settings {
         spec("implicit-tls-listen", .list, "[]", "Implicit FTPS listeners (990 by convention)."),
         spec("require-tls", .boolean, "false", "Refuse logins and data connections without TLS."),
         spec("tls-session-reuse", .string, "\"required\"", "required or optional: TLS data connections resume the control session."),
+        spec("tls-close-notify", .string, "\"required\"", "required or optional: a TLS upload must end with the client's close_notify."),
         spec("tls-min-version", .string, "\"1.2\"", "Lowest TLS version: 1.2 or 1.3."),
         spec("tls-ciphers", .string, nil, "OpenSSL cipher list (TLS 1.2) or ciphersuites (TLS 1.3).", sample: "\"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256\""),
         spec("metrics-listen", .string, nil, "Serve Prometheus /metrics and /healthz at HOST:PORT.", sample: "\"127.0.0.1:9121\""),
@@ -179,6 +180,7 @@ public enum Settings {
         case "implicit-tls-listen": config.implicitTLSListen = try list(value).map { text throws(ConfigError) in try parseListen(text) }
         case "require-tls": config.requireTLS = try boolean(value)
         case "tls-session-reuse": config.tlsSessionReuseRequired = try choice(value, ["required", "optional"]) == "required"
+        case "tls-close-notify": config.tlsCloseNotifyRequired = try choice(value, ["required", "optional"]) == "required"
         case "tls-min-version": config.tlsMinimumVersion = try choice(value, ["1.2", "1.3"])
         case "tls-ciphers": config.tlsCiphers = try string(value)
         case "metrics-listen": config.metricsListen = try parseListen(try string(value))

@@ -66,6 +66,8 @@ struct Serve: ParsableCommand {
     var requireTLS = false
     @Option(name: .customLong("tls-session-reuse"), help: "required (default): TLS data connections must resume the control connection's session; optional: they may not.")
     var tlsSessionReuse: String?
+    @Option(name: .customLong("tls-close-notify"), help: "required (default): a TLS upload that ends without the client's close_notify gets 426; optional: it is complete.")
+    var tlsCloseNotify: String?
     @Option(name: .customLong("tls-min-version"), help: "Lowest TLS version accepted: 1.2 (default) or 1.3.")
     var tlsMinVersion: String?
     @Option(name: .customLong("tls-ciphers"), help: "OpenSSL cipher list (TLS 1.2) or ciphersuites (TLS 1.3) to allow.")
@@ -111,6 +113,7 @@ struct Serve: ParsableCommand {
         put("implicit-tls-listen", implicitTLSListen.isEmpty ? nil : .list(implicitTLSListen))
         put("require-tls", requireTLS ? .boolean(true) : nil)
         put("tls-session-reuse", tlsSessionReuse.map(SettingValue.string))
+        put("tls-close-notify", tlsCloseNotify.map(SettingValue.string))
         put("tls-min-version", tlsMinVersion.map(SettingValue.string))
         put("tls-ciphers", tlsCiphers.map(SettingValue.string))
         put("metrics-listen", metricsListen.map(SettingValue.string))

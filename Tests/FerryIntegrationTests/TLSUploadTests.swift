@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+/// FTPS uploads arrive whole or are reported as failed: curl's uploads (cut at 114 688 bytes by the
+/// reset an unread TLS 1.3 session ticket caused) and a TCP FIN in place of close_notify.
+@Suite struct TLSUploadTests {
+    @Test func curlUploadsOfEverySizeArriveByteExact() throws {
+        let server = try FerryProcess(users: true, tls: true)
+        let home = server.home("alice")
+        let sizes = [1, 16_383, 16_384, 16_385, 114_687, 114_688, 114_689, 250_000, 20_000_000]
+        for size in sizes {
+            let payload = Disk.pattern(size, seed: UInt64(size))
+            let local = server.scratch.appendingPathComponent("up-\(size)")
+            try payload.write(to: local)
+            var failures: [String] = []
+            for run in 0..<20 {
+                let name = "curl-\(size)-\(run)"
+                let up = try Tool.run("curl", ["-sS", "--ssl-reqd", "-k", "-u", "alice:secret", "-T", local.path, "\(server.url)/\(name)"])
+                let stored = try? Data(contentsOf: home.appendingPathComponent(name))
+                if up.status != 0 || stored != payload {
+                    failures.append("run \(run): curl exit \(up.status) \(up.stderr), \(stored?.count ?? -1) bytes stored")
+                }
+                try? FileManager.default.removeItem(at: home.appendingPathComponent(name))
+            }
+            #expect(failures.isEmpty, "\(size) bytes: \(failures.prefix(3))\n\(server.log.suffix(2000))")
+        }
+    }
+
+    /// curl, lftp and ftplib all end an upload with close_notify, so by default a FIN without it is a
+    /// failure (426, logged); `--tls-close-notify optional` accepts it.
+    static let finWithoutCloseNotify = TLSTests.prelude + #"""
+f = tls_connect(Reusing); f.voidcmd("TYPE I")
+conn = f.transfercmd("STOR fin.bin")
+conn.sendall(b"x" * 100000)
+conn.close()   # Python's SSLSocket.close sends no close_notify: only the TCP FIN
+try:
+    print(f.voidresp())
+except ftplib.all_errors as e:
+    print(e)
+f.quit()
+"""#
+
+    @Test func aFinWithoutCloseNotifyFailsTheUploadByDefault() throws {
+        let server = try FerryProcess(users: true, tls: true)
+        let result = try Tool.python(TLSUploadTests.finWithoutCloseNotify, server: server)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("426 ") && result.stdout.contains("without close_notify"), "\(result.stdout)\n\(server.log)")
+        #expect(server.log.contains("reason=the client closed the TLS data connection without close_notify"), "\(server.log)")
+    }
+
+    @Test func optionalCloseNotifyAcceptsAFin() throws {
+        let server = try FerryProcess(["--tls-close-notify", "optional"], users: true, tls: true)
+        let result = try Tool.python(TLSUploadTests.finWithoutCloseNotify, server: server)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("226 "), "\(result.stdout)\n\(server.log)")
+        #expect((try? Data(contentsOf: server.home("alice").appendingPathComponent("fin.bin")))?.count == 100_000)
+    }
+}
