@@ -38,6 +38,16 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         return self
     }
 
+    /// The part of the address that names one client, for per-client limits and bans: the whole of
+    /// an IPv4 address, the /64 prefix of an IPv6 one (a single host is routinely given a whole /64,
+    /// so counting its addresses one by one would give it 2^64 tries).
+    public var clientPrefix: IPAddress {
+        switch normalised {
+        case .v4: return normalised
+        case .v6(let bytes): return .v6(Array(bytes.prefix(8)) + Array(repeating: 0, count: 8))
+        }
+    }
+
     public var isIPv4: Bool { if case .v4 = normalised { return true } else { return false } }
 
     public var description: String {

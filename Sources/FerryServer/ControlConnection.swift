@@ -167,8 +167,10 @@ final class ControlConnection {
                     logger.notice("command failed", metadata: ["command": "\(verb)", "reply": "\(reply.code.rawValue) \(reply.lines[0])"])
                 }
                 send(reply)
-            case .authenticate(let user, let password): authenticate(user: user, password: password)
+            case .authenticate(let user, let password):
+                if !refuseBanned() { authenticate(user: user, password: password) }
             case .authenticateAnonymous:
+                guard !refuseBanned() else { break }
                 let (account, home) = context.authenticator.anonymous
                 enterHome(account, home: home, limits: UserLimits())
             case .openPassiveListener: openPassive()
@@ -217,6 +219,15 @@ final class ControlConnection {
         handshakeTimer?.cancel()
         handshakeTimer = nil
         logger.info("control connection secured with TLS")
+    }
+
+    /// A session opened before its address was banned must not go on guessing: the ban is checked
+    /// at every PASS, not only when the connection is accepted. Closes the session when banned.
+    private func refuseBanned() -> Bool {
+        guard let remaining = context.bans.remainingBan(peerAddress, now: MonotonicClock.seconds()) else { return false }
+        logger.notice("login refused: address banned", metadata: ["seconds": "\(remaining)"])
+        apply(session.shutdown("Too many failed logins from your address: try again in \(remaining) seconds."))
+        return true
     }
 
     private func authenticate(user: String, password: Password) {
@@ -278,7 +289,6 @@ final class ControlConnection {
             logger[metadataKey: "user"] = "\(account.name)"
             logger.info("login ok", metadata: ["home": "\(home)", "readOnly": "\(account.readOnly)"])
             context.metrics.login(succeeded: true)
-            context.bans.succeeded(peerAddress)
             loginTimer?.cancel()
             loginTimer = nil
             homePath = home

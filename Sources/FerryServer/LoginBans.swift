@@ -2,7 +2,9 @@ import FTPCore
 import Synchronization
 
 /// Temporary bans of client addresses after repeated failed logins, across all sessions and loops.
-/// Failures older than the ban time are forgotten; a successful login clears the count.
+/// Failures older than the ban time are forgotten. A successful login clears nothing: an attacker
+/// could otherwise wipe its record with an anonymous login between guesses. IPv6 clients are counted
+/// per /64 (`IPAddress.clientPrefix`).
 public final class LoginBans: Sendable {
     private struct Record {
         var failures = 0
@@ -30,7 +32,7 @@ public final class LoginBans: Sendable {
     /// Seconds `address` stays banned, or nil when it may connect.
     public func remainingBan(_ address: IPAddress, now: Int64) -> Int64? {
         records.withLock { records in
-            guard let record = records[address], record.bannedUntil > now else { return nil }
+            guard let record = records[address.clientPrefix], record.bannedUntil > now else { return nil }
             return record.bannedUntil - now
         }
     }
@@ -39,7 +41,7 @@ public final class LoginBans: Sendable {
     public func failed(_ address: IPAddress, now: Int64) -> Int64? {
         let (maxFailures, banSeconds) = limits.withLock { ($0.maxFailures, $0.banSeconds) }
         return records.withLock { records in
-            var record = records[address] ?? Record()
+            var record = records[address.clientPrefix] ?? Record()
             if now - record.lastFailure > banSeconds { record.failures = 0 }
             record.failures += 1
             record.lastFailure = now
@@ -49,16 +51,12 @@ public final class LoginBans: Sendable {
                 record.failures = 0
                 started = banSeconds
             }
-            records[address] = record
+            records[address.clientPrefix] = record
             // Keep the table small: forget addresses with nothing left to remember.
             if records.count > 10_000 {
                 records = records.filter { $0.value.bannedUntil > now || now - $0.value.lastFailure <= banSeconds }
             }
             return started
         }
-    }
-
-    public func succeeded(_ address: IPAddress) {
-        _ = records.withLock { $0.removeValue(forKey: address) }
     }
 }

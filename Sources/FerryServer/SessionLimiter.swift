@@ -1,7 +1,8 @@
 import FTPCore
 import Synchronization
 
-/// Counts open sessions, in total and per client address, across all loops; refuses past the limits.
+/// Counts open sessions, in total and per client (IPv6 clients per /64: `IPAddress.clientPrefix`),
+/// across all loops; refuses past the limits.
 public final class SessionLimiter: Sendable {
     private struct Counts {
         var total = 0
@@ -30,10 +31,10 @@ public final class SessionLimiter: Sendable {
     public func admit(_ address: IPAddress) -> String? {
         counts.withLock { counts in
             if counts.total >= counts.maxTotal { return "Too many sessions (\(counts.maxTotal)); try again later." }
-            let mine = counts.perAddress[address, default: 0]
+            let mine = counts.perAddress[address.clientPrefix, default: 0]
             if mine >= counts.maxPerAddress { return "Too many sessions from your address (\(counts.maxPerAddress)); try again later." }
             counts.total += 1
-            counts.perAddress[address] = mine + 1
+            counts.perAddress[address.clientPrefix] = mine + 1
             return nil
         }
     }
@@ -41,8 +42,8 @@ public final class SessionLimiter: Sendable {
     public func release(_ address: IPAddress) {
         counts.withLock { counts in
             counts.total -= 1
-            let left = counts.perAddress[address, default: 1] - 1
-            counts.perAddress[address] = left > 0 ? left : nil
+            let left = counts.perAddress[address.clientPrefix, default: 1] - 1
+            counts.perAddress[address.clientPrefix] = left > 0 ? left : nil
         }
     }
 
