@@ -83,7 +83,6 @@ extension Session {
 
     mutating func removeDirectory(_ argument: String) -> [SessionEffect] {
         mutate(argument) { fileSystem, path in
-            guard !path.isRoot else { throw FileSystemError.permissionDenied }
             try fileSystem.removeDirectory(path)
             return Reply(.fileActionOK, "\(path) removed.")
         }
@@ -138,6 +137,8 @@ extension Session {
         if let refused = requireWritable() { return refused }
         guard let fileSystem else { return [] }
         let path = resolve(argument)
+        // The home itself is the operator's: no client command removes, renames, re-times or chmods it.
+        if path.isRoot { return failure(path, .permissionDenied) }
         do {
             return [.reply(try body(fileSystem, path))]
         } catch let error as FileSystemError {

@@ -46,8 +46,21 @@ public final class HTTPEndpoint {
         let buffer = evbuffer_new()
         var body = response.body
         body.withUTF8 { _ = evbuffer_add(buffer, $0.baseAddress, $0.count) }
-        evhttp_send_reply(request, response.status, response.status == 200 ? "OK" : "Not Found", buffer)
+        evhttp_send_reply(request, response.status, HTTPEndpoint.reasonPhrase(response.status), buffer)
         evbuffer_free(buffer)
+    }
+
+    /// RFC 9110's reason phrase for the codes this endpoint answers with.
+    static func reasonPhrase(_ status: Int32) -> String {
+        switch status {
+        case 200: return "OK"
+        case 400: return "Bad Request"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 500: return "Internal Server Error"
+        case 503: return "Service Unavailable"
+        default: return status < 400 ? "OK" : "Error"
+        }
     }
 
     /// Stop serving. Idempotent.

@@ -10,6 +10,9 @@ final class PassiveListener {
     private var listener: Listener?
     private var accepted: Int32?
     private var waiter: ((Int32) -> Void)?
+    /// The port is still ours: released once, on the first `close` (a second release could free
+    /// it from under the session that was given it next).
+    private var holdsPort = true
 
     init(loop: EventLoop, local: SocketAddress, expectedPeer: IPAddress, allocator: PassivePortAllocator) throws(SystemError) {
         let (fd, port) = try allocator.open(on: local)
@@ -49,7 +52,8 @@ final class PassiveListener {
         waiter = nil
         if let fd = accepted { Sockets.close(fd) }
         accepted = nil
-        allocator.release(port)
+        if holdsPort { allocator.release(port) }
+        holdsPort = false
     }
 
     deinit { close() }

@@ -38,7 +38,8 @@ public enum SelfSignedCertificate {
 
     private static func writePEM(_ path: String, mode: mode_t, _ body: (UnsafeMutablePointer<FILE>) -> Int32) throws(StartupError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0, let file = fdopen(fd, "w") else {
+        // open's mode applies only to a new file: an existing key.pem must not keep a looser one.
+        guard fd >= 0, fchmod(fd, mode) == 0, let file = fdopen(fd, "w") else {
             throw StartupError("cannot write \(path): \(String(cString: strerror(errno)))")
         }
         let ok = body(file) == 1

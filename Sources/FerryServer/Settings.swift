@@ -162,8 +162,8 @@ public enum Settings {
         case "workers": config.workers = try integer(value, atLeast: 1, atMost: 256)
         case "max-login-failures": config.maxLoginFailures = try integer(value, atLeast: 1)
         case "max-failed-logins-per-ip": config.maxFailedLoginsPerIP = try integer(value, atLeast: 1)
-        case "ban-time": config.banSeconds = try integer(value, atLeast: 1)
-        case "login-timeout": config.loginTimeout = try integer(value, atLeast: 1)
+        case "ban-time": config.banSeconds = try integer(value, atLeast: 1, atMost: 366 * 86_400)
+        case "login-timeout": config.loginTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
         case "download-rate": config.downloadRate = try rate(value)
         case "upload-rate": config.uploadRate = try rate(value)
         case "atomic-uploads": config.atomicUploads = try boolean(value)
@@ -171,10 +171,10 @@ public enum Settings {
             let text = try string(value)
             guard let mask = UInt32(text, radix: 8), mask <= 0o777 else { throw ConfigError("\(text): use octal, like 022") }
             config.umask = mask
-        case "idle-timeout": config.idleTimeout = try integer(value, atLeast: 1)
-        case "data-timeout": config.dataConnectionTimeout = try integer(value, atLeast: 1)
-        case "transfer-timeout": config.transferStallTimeout = try integer(value, atLeast: 1)
-        case "shutdown-grace": config.shutdownGrace = try integer(value, atLeast: 0)
+        case "idle-timeout": config.idleTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
+        case "data-timeout": config.dataConnectionTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
+        case "transfer-timeout": config.transferStallTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
+        case "shutdown-grace": config.shutdownGrace = try integer(value, atLeast: 0, atMost: maxSeconds)
         case "tls-cert": config.tlsCertificate = try string(value)
         case "tls-key": config.tlsKey = try string(value)
         case "implicit-tls-listen": config.implicitTLSListen = try list(value).map { text throws(ConfigError) in try parseListen(text) }
@@ -221,6 +221,9 @@ public enum Settings {
         guard case .boolean(let flag) = value else { throw ConfigError("expected true or false") }
         return flag
     }
+
+    /// The longest timeout (a week): a bound keeps every conversion to milliseconds far from overflow.
+    private static let maxSeconds = 7 * 86_400
 
     private static func integer(_ value: SettingValue, atLeast low: Int, atMost high: Int = Int.max) throws(ConfigError) -> Int {
         guard case .integer(let number) = value else { throw ConfigError("expected a whole number") }

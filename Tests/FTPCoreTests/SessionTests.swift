@@ -158,6 +158,28 @@ extension [SessionEffect] {
         #expect(h.codes("SITE EXEC ls") == [504])
     }
 
+    /// The home itself belongs to the operator: no command changes, moves or removes it.
+    @Test func theHomeItselfCannotBeChanged() {
+        var h = Harness()
+        h.login()
+        for command in ["SITE CHMOD 777 /", "SITE CHMOD 000 .", "MFMT 20200101000000 /", "RMD /", "DELE /", "RNFR a.txt", "RNTO /"] {
+            let expected = command.hasPrefix("RNFR") ? 350 : 550
+            #expect(h.codes(command) == [expected], "\(command)")
+        }
+        #expect(h.send("SITE CHMOD 777 /").text == "550 /: Permission denied\r\n")
+    }
+
+    @Test func restIsBoundedAndBinaryOnly() {
+        var h = Harness()
+        h.login()
+        #expect(h.codes("REST 9223372036854775807") == [350])
+        #expect(h.codes("REST 9223372036854775808") == [501])
+        #expect(h.codes("REST 18446744073709551616") == [501])
+        #expect(h.codes("REST -5") == [501])
+        _ = h.send("TYPE A")
+        #expect(h.codes("REST 5") == [504])
+    }
+
     @Test func readOnlyRefusesChanges() {
         var h = Harness()
         h.login(readOnly: true)

@@ -72,6 +72,16 @@ import Testing
         }
     }
 
+    /// Seconds are bounded where they are parsed, so turning them into milliseconds cannot overflow.
+    @Test func timeoutsHaveAnUpperBound() throws {
+        for key in ["idle-timeout", "login-timeout", "data-timeout", "transfer-timeout", "shutdown-grace", "ban-time"] {
+            #expect(throws: ConfigErrors.self, "\(key)") { try Settings.build([[key: source(.integer(Int.max))]]) }
+        }
+        #expect(try Settings.build([["idle-timeout": source(.integer(7 * 86_400))]]).idleTimeout == 7 * 86_400)
+        #expect(try Settings.build([["tls-close-notify": source(.string("optional"))]]).tlsCloseNotifyRequired == false)
+        #expect(try Settings.build([[:]]).tlsCloseNotifyRequired)
+    }
+
     @Test func everySettingHasAnExampleLine() {
         let example = Settings.example
         for spec in Settings.specs {
