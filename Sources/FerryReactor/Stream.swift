@@ -3,15 +3,21 @@ import COpenSSL
 import Glibc
 
 /// A buffered byte stream over a connected socket (libevent's bufferevent), used for control
-/// connections: incoming bytes go to `onRead`, `write` queues output, `closeAfterFlush` closes once
-/// everything queued has reached the kernel. It can start as TLS (implicit FTPS) or switch to TLS in
-/// place (`startTLS`, for AUTH TLS). Owns the descriptor.
+/// connections: incoming bytes go to `onRead`, `write` queues output, `onDrained` says the output
+/// has all reached the kernel, `readingPaused` applies backpressure, and `closeAfterFlush` closes once
+/// everything queued has reached the kernel or a deadline passed, whichever comes first. It can
+/// start as TLS (implicit FTPS) or switch to TLS in place (`startTLS`, for AUTH TLS). Owns the descriptor.
 public final class Stream {
     private var bev: OpaquePointer?
     public let fd: Int32
     private var onRead: (([UInt8]) -> Void)?
     private var onClose: ((String?) -> Void)?
+    /// Everything written so far has reached the kernel.
+    public var onDrained: (() -> Void)?
     private var closing = false
+    /// Runs once the socket is closed after `closeAfterFlush`.
+    private var onClosed: (() -> Void)?
+    private var closeDeadline: EventWatcher?
     private var fdClosed = false
     /// Holds the stream alive while `closeAfterFlush` waits for the output to drain, so the owner can
     /// let go of it at once.
@@ -57,7 +63,7 @@ public final class Stream {
             let stream = Unmanaged<Stream>.fromOpaque(context!).takeUnretainedValue()
             withExtendedLifetime(stream) { stream.failed(what) }
         }, context)
-        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        bufferevent_enable(bev, Int16(readingPaused ? EV_WRITE : EV_READ | EV_WRITE))
     }
 
     /// Replace the plaintext bufferevent by a TLS one on the same socket (server side, accepting).
@@ -108,19 +114,43 @@ public final class Stream {
         return evbuffer_get_length(bufferevent_get_output(bev))
     }
 
-    /// Close once every queued byte has been written.
-    public func closeAfterFlush() {
-        guard bev != nil, !closing else { return }
+    /// While true, the socket is not read and input already buffered waits: the peer's kernel
+    /// buffers fill and its sends stall (backpressure).
+    public var readingPaused = false {
+        didSet {
+            guard let bev, !closing, readingPaused != oldValue, pendingTLS == nil else { return }
+            if readingPaused {
+                bufferevent_disable(bev, Int16(EV_READ))
+            } else {
+                bufferevent_enable(bev, Int16(EV_READ))
+                // Input read before the pause is not announced again by libevent.
+                readable()
+            }
+        }
+    }
+
+    /// Close once every queued byte has been written, or after `deadlineMilliseconds` with a reset
+    /// if the peer has not read it by then (a client that never reads cannot keep the socket, its
+    /// output or its descriptor). `onClosed` runs once the socket is closed, either way.
+    public func closeAfterFlush(deadlineMilliseconds: Int, onClosed: @escaping () -> Void = {}) {
+        guard bev != nil, !closing else { return onClosed() }
         closing = true
         // The owner is done with this stream: no more callbacks into it.
         onRead = nil
         onClose = nil
         onSecured = nil
+        onDrained = nil
+        self.onClosed = onClosed
         bufferevent_disable(bev, Int16(EV_READ))
         if pendingOutput == 0 {
             close()
         } else {
             keepAlive = Unmanaged.passRetained(self)
+            closeDeadline = EventWatcher.timer(loop: loop) { [unowned self] in
+                Sockets.setResetOnClose(self.fd)
+                self.close()
+            }
+            closeDeadline?.schedule(timeoutMilliseconds: deadlineMilliseconds)
         }
     }
 
@@ -142,15 +172,21 @@ public final class Stream {
         onRead = nil
         onClose = nil
         onSecured = nil
+        onDrained = nil
+        closeDeadline?.cancel()
+        closeDeadline = nil
+        let closed = onClosed
+        onClosed = nil
         let held = keepAlive
         keepAlive = nil
+        closed?()
         held?.release()
     }
 
     private func readable() {
         guard let bev else { return }
         let input = bufferevent_get_input(bev)
-        while bev == self.bev, evbuffer_get_length(input) > 0 {
+        while bev == self.bev, !readingPaused, evbuffer_get_length(input) > 0 {
             var chunk = [UInt8](repeating: 0, count: min(readChunk, evbuffer_get_length(input)))
             let n = chunk.withUnsafeMutableBytes { evbuffer_remove(input, $0.baseAddress, $0.count) }
             guard n > 0 else { break }
@@ -161,7 +197,8 @@ public final class Stream {
 
     private func drained() {
         if pendingTLS != nil { return upgradeNow() }
-        if closing { close() }
+        if closing { return close() }
+        onDrained?()
     }
 
     private func failed(_ what: Int16) {

@@ -8,12 +8,18 @@ import Logging
 /// One client session on one loop: feeds control lines to the `Session` state machine and carries
 /// out its effects (replies, logins off the loop, passive listeners, active connects, transfers).
 /// Lines that arrive while the session waits are held and answered in order; ABOR jumps the queue
-/// during a transfer. Keeps itself alive (through its watchers' handlers) until `shutDown`.
+/// during a transfer. Pipelining is legitimate, so there is no flood rule: backpressure instead.
+/// While too many lines are held or too much output is queued, the socket is not read (and held
+/// commands wait while the output is over its bound). Keeps itself alive (through its watchers'
+/// handlers) until its socket is closed; its limits and descriptors are released only then.
 final class ControlConnection {
-    /// Held lines beyond this mean a flood: 421 and close.
+    /// Held lines at which reading pauses (ABOR cannot overtake a transfer past this many).
     static let maxHeldLines = 64
-    /// Replies queued beyond this mean the client sends commands but does not read: close.
-    static let maxPendingOutput = 8 << 20
+    /// Output queued at which commands wait and reading pauses, until the client reads it.
+    static let maxPendingOutput = 256 << 10
+    /// A closing session's last replies get this long to reach a client that is not reading;
+    /// then the socket is reset.
+    static let closeDeadlineMilliseconds = 5000
 
     private let loop: EventLoop
     private let context: ServerContext
@@ -79,6 +85,7 @@ final class ControlConnection {
         stream = Stream(loop: loop, fd: fd, tls: tls, onRead: { [weak self] in self?.received($0) },
                         onClose: { [weak self] reason in self?.peerClosed(reason) },
                         onSecured: { [weak self] in self?.secured() })
+        stream?.onDrained = { [weak self] in self?.processHeld() }
         idleTimer = EventWatcher.timer(loop: loop) { [weak self] in self?.idle() }
         if tls != nil { armHandshakeTimer() }
     }
@@ -88,8 +95,6 @@ final class ControlConnection {
         if let refusal {
             logger.notice("session refused: \(refusal)")
             send(Reply(.serviceNotAvailable, refusal))
-            stream?.closeAfterFlush()
-            stream = nil
             end()
             return
         }
@@ -109,26 +114,24 @@ final class ControlConnection {
     private func received(_ bytes: [UInt8]) {
         armIdleTimer()
         held.append(contentsOf: reader.feed(bytes))
-        if held.count > ControlConnection.maxHeldLines || (stream?.pendingOutput ?? 0) > ControlConnection.maxPendingOutput {
-            held.removeAll()
-            logger.notice("flood: closing session")
-            return apply(session.shutdown("Too many commands queued: closing control connection."))
-        }
         processHeld()
     }
 
+    /// Handle held lines while the session can take them and the client reads its replies; then
+    /// read on only if there is room for more.
     private func processHeld() {
-        while !held.isEmpty && !session.closed {
+        while !held.isEmpty && !session.closed && outputHasRoom {
             if session.isBusy {
-                if session.isTransferring, let index = held.firstIndex(where: ControlConnection.isAbort) {
-                    handle(held.remove(at: index))
-                    continue
-                }
-                return
+                guard session.isTransferring, let index = held.firstIndex(where: ControlConnection.isAbort) else { break }
+                handle(held.remove(at: index))
+                continue
             }
             handle(held.removeFirst())
         }
+        stream?.readingPaused = held.count >= ControlConnection.maxHeldLines || !outputHasRoom
     }
+
+    private var outputHasRoom: Bool { (stream?.pendingOutput ?? 0) < ControlConnection.maxPendingOutput }
 
     /// Run one command; its failures (4xx/5xx, logins aside: they have their own lines) are logged
     /// with the verb, never the argument of PASS.
@@ -180,10 +183,7 @@ final class ControlConnection {
             case .startTransfer(let request): startTransfer(request)
             case .abortTransfer: abortTransfer()
             case .upgradeToTLS: upgradeToTLS()
-            case .close:
-                stream?.closeAfterFlush()
-                stream = nil
-                end()
+            case .close: end()
             }
         }
     }
@@ -529,6 +529,8 @@ final class ControlConnection {
         }
     }
 
+    /// Release what the session holds; the connection's own slot (limits, descriptor budget, loop
+    /// count: `onEnd`) goes only once its socket is closed, after its last replies or the deadline.
     private func end() {
         guard !ended else { return }
         ended = true
@@ -540,8 +542,6 @@ final class ControlConnection {
         }
         closeData()
         releaseTransferDescriptors()
-        stream?.close()
-        stream = nil
         idleTimer?.cancel()
         delayTimer?.cancel()
         handshakeTimer?.cancel()
@@ -551,6 +551,8 @@ final class ControlConnection {
         logger.info("session end")
         let onEnd = self.onEnd
         self.onEnd = nil
-        onEnd?(self)
+        guard let stream else { return onEnd?(self) ?? () }
+        self.stream = nil
+        stream.closeAfterFlush(deadlineMilliseconds: ControlConnection.closeDeadlineMilliseconds) { onEnd?(self) }
     }
 }
