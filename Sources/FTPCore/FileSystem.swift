@@ -97,11 +97,29 @@ public enum WriteMode: Sendable, Equatable {
     case exclusive
 }
 
+/// A directory opened for listing, read a batch at a time so a huge one never sits in memory as
+/// one listing. Opening and reading touch the disk once per entry: the server does both off its
+/// event loops, one thread at a time.
+public protocol DirectoryListing: AnyObject, Sendable {
+    /// Up to `count` more entries, in name order; empty at the end.
+    func next(_ count: Int) -> [FileInfo]
+}
+
+/// A `DirectoryListing` as effects and transfer kinds carry it (equal when it is the same listing).
+public struct ListingHandle: Sendable, Equatable {
+    public let listing: any DirectoryListing
+
+    public init(_ listing: any DirectoryListing) { self.listing = listing }
+
+    public static func == (a: ListingHandle, b: ListingHandle) -> Bool { a.listing === b.listing }
+}
+
 /// A user's view of the disk: every path is a `VirtualPath` inside their home. The session reaches
 /// the disk only through this, so tests run it against an in-memory tree.
 public protocol FileSystem: AnyObject {
     func info(_ path: VirtualPath) throws(FileSystemError) -> FileInfo
-    func list(_ path: VirtualPath) throws(FileSystemError) -> [FileInfo]
+    /// Open a directory for listing (reads its names: call it off the event loops).
+    func openDirectory(_ path: VirtualPath) throws(FileSystemError) -> any DirectoryListing
     func openForReading(_ path: VirtualPath) throws(FileSystemError) -> OpenedFile
     func openForWriting(_ path: VirtualPath, mode: WriteMode) throws(FileSystemError) -> OpenedFile
     func makeDirectory(_ path: VirtualPath) throws(FileSystemError)

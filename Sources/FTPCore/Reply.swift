@@ -18,16 +18,24 @@ public struct Reply: Error, Equatable, Sendable, CustomStringConvertible {
     /// The reply as it goes on the wire, CRLF-terminated. Line breaks inside a text line are
     /// replaced so a file name can never forge a reply of its own.
     public var encoded: String {
-        let code = String(self.code.rawValue)
-        let clean = lines.map(Reply.singleLine)
-        if clean.count == 1 { return "\(code) \(clean[0])\r\n" }
-        var out = "\(code)-\(clean[0])\r\n"
-        for line in clean.dropFirst().dropLast() {
-            // A middle line that starts with digits could be mistaken for the end; indent it.
-            out += (line.first?.isNumber == true ? " " + line : line) + "\r\n"
-        }
-        out += "\(code) \(clean[clean.count - 1])\r\n"
+        if lines.count == 1 { return "\(code.rawValue) \(Reply.singleLine(lines[0]))\r\n" }
+        var out = encodedAsOpening
+        for line in lines.dropFirst().dropLast() { out += Reply.middleLine(line) }
+        out += "\(code.rawValue) \(Reply.singleLine(lines[lines.count - 1]))\r\n"
         return out
+    }
+
+    /// The first line only, as a multi-line reply opens (`213-text`): for a reply whose middle
+    /// lines are streamed with `middleLine` and that another reply of the same code closes.
+    public var encodedAsOpening: String {
+        "\(code.rawValue)-\(Reply.singleLine(lines[0]))\r\n"
+    }
+
+    /// One middle line of a multi-line reply, CRLF-terminated.
+    public static func middleLine(_ text: String) -> String {
+        let line = singleLine(text)
+        // A middle line that starts with digits could be mistaken for the end; indent it.
+        return (line.first?.isNumber == true ? " " + line : line) + "\r\n"
     }
 
     public var description: String { encoded }

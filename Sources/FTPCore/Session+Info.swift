@@ -46,17 +46,7 @@ extension Session {
             lines.append("End of status")
             return [.reply(Reply(.systemStatus, lines: lines))]
         }
-        guard let fileSystem else { return [] }
-        let path = resolve(stripListFlags(argument))
-        do {
-            let info = try fileSystem.info(path)
-            let entries = info.kind == .directory ? try fileSystem.list(path) : [info]
-            let now = clock()
-            let lines = entries.map { ListingFormatter.longLine($0, now: now) }
-            return [.reply(Reply(.fileStatus, lines: ["Status of \(path):"] + lines + ["End of status"]))]
-        } catch {
-            return failure(path, error)
-        }
+        return startListing(resolve(stripListFlags(argument)), .status)
     }
 
     mutating func type(_ argument: String) -> [SessionEffect] {

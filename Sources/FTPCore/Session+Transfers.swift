@@ -89,34 +89,65 @@ extension Session {
 
     mutating func listing(_ argument: String, style: ListingStyle) -> [SessionEffect] {
         if let refusal = requireDataConnection() { return refusal }
-        guard let fileSystem else { return [] }
-        let text = stripListFlags(argument)
-        let path = resolve(text)
-        let entries: [FileInfo]
-        do {
-            let info = try fileSystem.info(path)
-            entries = info.kind == .directory ? try fileSystem.list(path) : [info]
-        } catch {
-            return failure(path, error)
-        }
-        return begin(.listing(entries, style), path: path, onRefusal: {}, opening: "directory listing for \(path)")
+        return startListing(resolve(stripListFlags(argument)), .transfer(style))
     }
 
     mutating func machineListing(_ argument: String) -> [SessionEffect] {
         if let refusal = requireDataConnection() { return refusal }
+        return startListing(resolve(argument), .transfer(.machine(machineFacts)))
+    }
+
+    /// LIST, NLST, MLSD and STAT of a path: a file is listed at once; a directory is first opened
+    /// off the loop (its walk can take long), and `directoryOpened` goes on from there.
+    mutating func startListing(_ path: VirtualPath, _ purpose: ListingPurpose) -> [SessionEffect] {
         guard let fileSystem else { return [] }
-        let path = resolve(argument)
-        let entries: [FileInfo]
+        let info: FileInfo
         do {
-            let info = try fileSystem.info(path)
-            guard info.kind == .directory else {
-                return reply(.syntaxErrorInArguments, "\(path): Not a directory (MLSD lists directories; use MLST).")
-            }
-            entries = try fileSystem.list(path)
+            info = try fileSystem.info(path)
         } catch {
             return failure(path, error)
         }
-        return begin(.listing(entries, .machine(machineFacts)), path: path, onRefusal: {}, opening: "MLSD listing for \(path)")
+        guard info.kind == .directory else {
+            if case .transfer(.machine) = purpose {
+                return reply(.syntaxErrorInArguments, "\(path): Not a directory (MLSD lists directories; use MLST).")
+            }
+            return list(.entries([info]), path: path, purpose)
+        }
+        pendingListing = (path, purpose)
+        return [.openDirectory(path)]
+    }
+
+    /// The directory asked for with `openDirectory` is open (or could not be).
+    public mutating func directoryOpened(_ result: Result<any DirectoryListing, FileSystemError>) -> [SessionEffect] {
+        guard let (path, purpose) = pendingListing, !closed else { return [] }
+        pendingListing = nil
+        switch result {
+        case .success(let listing): return list(.directory(ListingHandle(listing)), path: path, purpose)
+        case .failure(let error): return failure(path, error)
+        }
+    }
+
+    /// The STAT listing asked for with `sendStatusListing` has been sent.
+    public mutating func statusListingSent() -> [SessionEffect] {
+        statusListingRunning = false
+        return []
+    }
+
+    private mutating func list(_ source: ListingSource, path: VirtualPath, _ purpose: ListingPurpose) -> [SessionEffect] {
+        let opening = Reply(.fileStatus, "Status of \(path):")
+        let closing = Reply(.fileStatus, "End of status")
+        switch (purpose, source) {
+        case (.transfer(let style), _):
+            let what: String
+            if case .machine = style { what = "MLSD listing for \(path)" } else { what = "directory listing for \(path)" }
+            return begin(.listing(source, style), path: path, onRefusal: {}, opening: what)
+        case (.status, .entries(let entries)):
+            let lines = entries.map { ListingFormatter.longLine($0, now: clock()) }
+            return [.reply(Reply(.fileStatus, lines: opening.lines + lines + closing.lines))]
+        case (.status, .directory(let handle)):
+            statusListingRunning = true
+            return [.sendStatusListing(handle, opening: opening, closing: closing)]
+        }
     }
 
     /// Common start of a transfer: take the endpoint, send 150, hand the request down.

@@ -9,6 +9,12 @@ public struct Session {
         case loggedIn(Account)
     }
 
+    /// Where a directory listing goes once `directoryOpened` has it.
+    enum ListingPurpose: Equatable {
+        case transfer(ListingStyle)
+        case status
+    }
+
     enum DataSetup: Equatable {
         case none
         case openingPassive
@@ -34,6 +40,10 @@ public struct Session {
     var pendingPassiveExtended = false
     var transferRunning = false
     var abortRequested = false
+    /// A directory being opened off the loop for LIST/NLST/MLSD/STAT.
+    var pendingListing: (path: VirtualPath, purpose: ListingPurpose)?
+    /// A STAT listing is being sent on the control connection.
+    var statusListingRunning = false
     var loginFailures = 0
     var badCommands = 0
     var machineFacts = MachineFacts(writable: false)
@@ -59,7 +69,7 @@ public struct Session {
     /// (except ABOR during a transfer) so that replies stay in order.
     public var isBusy: Bool {
         if case .authenticating = login { return true }
-        return dataSetup == .openingPassive || transferRunning
+        return dataSetup == .openingPassive || transferRunning || pendingListing != nil || statusListingRunning
     }
 
     public var isTransferring: Bool { transferRunning }

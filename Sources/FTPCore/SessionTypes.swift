@@ -55,11 +55,17 @@ public enum DataEndpoint: Sendable, Equatable {
     case active(IPAddress, UInt16)
 }
 
+/// What a listing shows: one entry already known (LIST of a file), or an opened directory.
+public enum ListingSource: Sendable, Equatable {
+    case entries([FileInfo])
+    case directory(ListingHandle)
+}
+
 /// What a transfer moves.
 public enum TransferKind: Sendable, Equatable {
     case retrieve(OpenedFile, offset: UInt64, ascii: Bool)
     case store(OpenedFile, ascii: Bool)
-    case listing([FileInfo], ListingStyle)
+    case listing(ListingSource, ListingStyle)
 }
 
 /// One data transfer for the layer below to run; it answers with `Session.transferFinished`.
@@ -109,6 +115,12 @@ public enum SessionEffect: Sendable, Equatable {
     /// Close the passive listener, if any.
     case closePassiveListener
     case startTransfer(TransferRequest)
+    /// Open this directory for listing off the event loop; answer with `directoryOpened`.
+    case openDirectory(VirtualPath)
+    /// STAT of a directory: send the listing as the middle lines of a multi-line reply that
+    /// `opening` starts and `closing` ends, a batch at a time as the client reads; answer with
+    /// `statusListingSent`.
+    case sendStatusListing(ListingHandle, opening: Reply, closing: Reply)
     /// Switch the control connection to TLS right after the reply before this one (AUTH TLS);
     /// plaintext the client sent after the command is discarded.
     case upgradeToTLS

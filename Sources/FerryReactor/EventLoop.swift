@@ -1,4 +1,5 @@
 import CLibevent
+import Dispatch
 import Glibc
 import Synchronization
 
@@ -85,5 +86,19 @@ public final class EventLoop: @unchecked Sendable {
     /// Wait for the thread started by `startThread` to end.
     public func join() {
         if let thread { pthread_join(thread, nil) }
+    }
+}
+
+extension EventLoop {
+    /// Worker threads for work that may block (directory walks): never run on a loop.
+    private static let workers = DispatchQueue(label: "ferry.offload", attributes: .concurrent)
+
+    /// Run `work` on a worker thread and `then` with its result back on this loop's thread.
+    public func offload<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping (T) -> Void) {
+        let done = LoopBound(then, loop: self)
+        EventLoop.workers.async {
+            let result = work()
+            done.loop.execute { done.value(result) }
+        }
     }
 }

@@ -59,6 +59,9 @@ final class ControlConnection {
     private var quota: DiskQuota?
     /// The home, for committing or discarding atomic replacements.
     private var fileSystem: JailedFileSystem?
+    /// STAT of a directory under way: its listing, the reply line that ends it, and whether a batch
+    /// is being read off the loop.
+    private var statusListing: (listing: any DirectoryListing, closing: Reply, fetching: Bool)?
     /// A TLS handshake on the control connection is under way (a failure then counts as one).
     private var handshaking = false
     private(set) var ended = false
@@ -85,7 +88,10 @@ final class ControlConnection {
         stream = Stream(loop: loop, fd: fd, tls: tls, onRead: { [weak self] in self?.received($0) },
                         onClose: { [weak self] reason in self?.peerClosed(reason) },
                         onSecured: { [weak self] in self?.secured() })
-        stream?.onDrained = { [weak self] in self?.processHeld() }
+        stream?.onDrained = { [weak self] in
+            self?.sendStatusListing()
+            self?.processHeld()
+        }
         idleTimer = EventWatcher.timer(loop: loop) { [weak self] in self?.idle() }
         if tls != nil { armHandshakeTimer() }
     }
@@ -181,6 +187,11 @@ final class ControlConnection {
                 closeData()
                 releaseTransferDescriptors()
             case .startTransfer(let request): startTransfer(request)
+            case .openDirectory(let path): openDirectory(path)
+            case .sendStatusListing(let handle, let opening, let closing):
+                stream?.write(opening.encodedAsOpening)
+                statusListing = (handle.listing, closing, false)
+                sendStatusListing()
             case .abortTransfer: abortTransfer()
             case .upgradeToTLS: upgradeToTLS()
             case .close: end()
@@ -190,6 +201,41 @@ final class ControlConnection {
 
     private func send(_ reply: Reply) {
         stream?.write(reply.encoded)
+    }
+
+    /// LIST, NLST, MLSD and STAT of a directory: reading its names can take long, so it happens on
+    /// a worker thread.
+    private func openDirectory(_ path: VirtualPath) {
+        guard let fileSystem else { return }
+        loop.offload({
+            Result { () throws(FileSystemError) -> any DirectoryListing in try fileSystem.openDirectory(path) }
+        }) { [weak self] result in
+            guard let self, !self.ended else { return }
+            self.apply(self.session.directoryOpened(result))
+            self.processHeld()
+        }
+    }
+
+    /// Send the next batch of a STAT listing, rendered off the loop, while the client reads what
+    /// was sent (resumed by `onDrained`); the closing line ends it.
+    private func sendStatusListing() {
+        guard let (listing, closing, fetching) = statusListing, !fetching, outputHasRoom else { return }
+        statusListing?.fetching = true
+        let now = Int64(time(nil))
+        loop.offload({
+            listing.next(256).map { Reply.middleLine(ListingFormatter.longLine($0, now: now)) }.joined()
+        }) { [weak self] lines in
+            guard let self, !self.ended, self.statusListing != nil else { return }
+            guard !lines.isEmpty else {
+                self.statusListing = nil
+                self.send(closing)
+                self.apply(self.session.statusListingSent())
+                return self.processHeld()
+            }
+            self.stream?.write(lines)
+            self.statusListing?.fetching = false
+            self.sendStatusListing()
+        }
     }
 
     /// AUTH TLS: whatever the client sent after the command is dropped, then the handshake starts
@@ -542,6 +588,7 @@ final class ControlConnection {
         }
         closeData()
         releaseTransferDescriptors()
+        statusListing = nil
         idleTimer?.cancel()
         delayTimer?.cancel()
         handshakeTimer?.cancel()

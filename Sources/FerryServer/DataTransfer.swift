@@ -26,6 +26,8 @@ final class DataTransfer {
     /// W2 x64 from a median of 5277 to 6265 MiB/s against 1 MiB (three runs each, same client).
     static let sliceBytes = 4 << 20
     static let bufferBytes = 256 * 1024
+    /// A directory listing is read and rendered in batches of about this many bytes.
+    static let listingBatchBytes = 64 * 1024
     /// Splice pipes this size moved W3 uploads 1.7x faster than 64 KiB and 1.5x faster than 256 KiB
     /// ones; a user's pipes share a kernel allowance (fs/pipe-user-pages-soft), so one may be refused.
     static let pipeBytes = 1 << 20
@@ -87,6 +89,8 @@ final class DataTransfer {
     private var discarded = 0
     private var converter = AsciiConverter()
     private var listingIndex = 0
+    /// A batch of a directory listing is being read and rendered on a worker thread.
+    private var fetchingListing = false
     private let now = Int64(time(nil))
 
     /// With `tls`, the data connection is a TLS server endpoint held to `tlsPolicy`.
@@ -151,8 +155,10 @@ final class DataTransfer {
         switch kind {
         case .retrieve(let file, _, let ascii):
             if ascii || tls != nil { pumpBuffered { self.fillFromFile(file, ascii: ascii) } } else { sendFile(file) }
-        case .listing(let entries, let style):
+        case .listing(.entries(let entries), let style):
             pumpBuffered { self.fillListing(entries, style) }
+        case .listing(.directory(let handle), let style):
+            pumpBuffered { self.fetchListing(handle.listing, style) }
         case .store(let file, let ascii):
             if let pipe = splicePipe(for: file, ascii: ascii) {
                 receiveSpliced(into: file, through: pipe)
@@ -294,6 +300,8 @@ final class DataTransfer {
         while budget > 0 {
             if outputStart == outputEnd {
                 if sourceExhausted { return finish(.completed(bytes: bytes)) }
+                // A listing batch is being read off the loop; its arrival resumes the transfer.
+                if fetchingListing { return watcher?.pause() ?? () }
                 outputStart = 0
                 outputEnd = 0
                 if let failure = fill() { return finish(failure) }
@@ -351,12 +359,40 @@ final class DataTransfer {
 
     private func fillListing(_ entries: [FileInfo], _ style: ListingStyle) -> TransferOutcome? {
         output.removeAll(keepingCapacity: true)
-        while listingIndex < entries.count && output.count < 64 * 1024 {
+        while listingIndex < entries.count && output.count < DataTransfer.listingBatchBytes {
             ListingFormatter.append(entries[listingIndex], style: style, now: now, to: &output)
             listingIndex += 1
         }
         outputEnd = output.count
         if listingIndex == entries.count { sourceExhausted = true }
+        return nil
+    }
+
+    /// Read and render the next batch of a directory (about 64 KiB of lines) on a worker thread: a
+    /// fstatat per entry must not hold up the loop. An empty batch is the end.
+    private func fetchListing(_ listing: any DirectoryListing, _ style: ListingStyle) -> TransferOutcome? {
+        fetchingListing = true
+        let now = self.now
+        loop.offload({
+            var rendered: [UInt8] = []
+            while rendered.count < DataTransfer.listingBatchBytes {
+                let entries = listing.next(256)
+                if entries.isEmpty { break }
+                for entry in entries { ListingFormatter.append(entry, style: style, now: now, to: &rendered) }
+            }
+            return rendered
+        }) { [weak self] rendered in
+            guard let self, self.onFinish != nil else { return }
+            self.fetchingListing = false
+            if rendered.isEmpty {
+                self.sourceExhausted = true
+            } else {
+                self.output = rendered
+                self.outputEnd = rendered.count
+            }
+            self.watcher?.schedule()
+            self.ready()
+        }
         return nil
     }
 

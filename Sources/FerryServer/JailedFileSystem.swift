@@ -7,7 +7,7 @@ import Glibc
 /// RESOLVE_NO_MAGICLINKS) beneath a directory descriptor of the home, so `..`, absolute paths and
 /// symlinks (even one pointing at /etc) resolve inside it, with no check-then-use race.
 /// Changes use the `*at` calls on the resolved parent's descriptor.
-public final class JailedFileSystem: FileSystem {
+public final class JailedFileSystem: FileSystem, Sendable {
     private let handle: HomeHandle
     private var home: Int32 { handle.descriptor }
     public var homePath: String { handle.path }
@@ -46,7 +46,7 @@ public final class JailedFileSystem: FileSystem {
         return st
     }
 
-    private static func info(name: String, _ st: stat) -> FileInfo {
+    static func info(name: String, _ st: stat) -> FileInfo {
         let type = st.st_mode & S_IFMT
         let kind: FileKind = type == S_IFDIR ? .directory : (type == S_IFREG ? .file : .other)
         return FileInfo(name: name, kind: kind, size: UInt64(max(st.st_size, 0)), modified: Int64(st.st_mtim.tv_sec),
@@ -60,37 +60,9 @@ public final class JailedFileSystem: FileSystem {
         return JailedFileSystem.info(name: path.name, try status(fd))
     }
 
-    public func list(_ path: VirtualPath) throws(FileSystemError) -> [FileInfo] {
+    public func openDirectory(_ path: VirtualPath) throws(FileSystemError) -> any DirectoryListing {
         let fd = try openInJail(path.relative, O_RDONLY | ferry_O_DIRECTORY | ferry_O_NONBLOCK)
-        guard let dir = fdopendir(fd) else {
-            let error = FileSystemError(errno)
-            Glibc.close(fd)
-            throw error
-        }
-        defer { closedir(dir) }
-        var entries: [FileInfo] = []
-        while let entry = readdir(dir) {
-            var st = stat()
-            // A name that is not UTF-8 cannot be named on the wire (RFC 2640): leave it out.
-            let found: String? = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
-                let cName = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-                guard let name = String(validatingCString: cName), name != ".", name != "..",
-                      fstatat(dirfd(dir), cName, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
-                return name
-            }
-            guard let name = found else { continue }
-            if st.st_mode & S_IFMT == S_IFLNK {
-                // Show what the link reaches inside the jail; a link that leads nowhere inside is left out,
-                // so a listing never reveals a target outside the home.
-                guard let target = try? info(path.appending(name)) else { continue }
-                entries.append(FileInfo(name: name, kind: target.kind, size: target.size, modified: target.modified,
-                                        mode: target.mode, unique: target.unique))
-                continue
-            }
-            entries.append(JailedFileSystem.info(name: name, st))
-        }
-        entries.sort { $0.name < $1.name }
-        return entries
+        return try JailedDirectoryListing(jail: self, path: path, directory: fd)
     }
 
     public func openForReading(_ path: VirtualPath) throws(FileSystemError) -> OpenedFile {

@@ -35,9 +35,9 @@ final class InMemoryFileSystem: FileSystem {
         return info(path, node)
     }
 
-    func list(_ path: VirtualPath) throws(FileSystemError) -> [FileInfo] {
+    func openDirectory(_ path: VirtualPath) throws(FileSystemError) -> any DirectoryListing {
         guard case .directory = nodes[path] else { throw nodes[path] == nil ? .notFound : .notDirectory }
-        return nodes.filter { $0.key.parent == path && !$0.key.isRoot }.map { info($0.key, $0.value) }.sorted { $0.name < $1.name }
+        return InMemoryListing(nodes.filter { $0.key.parent == path && !$0.key.isRoot }.map { info($0.key, $0.value) }.sorted { $0.name < $1.name })
     }
 
     func openForReading(_ path: VirtualPath) throws(FileSystemError) -> OpenedFile {
@@ -92,5 +92,18 @@ final class InMemoryFileSystem: FileSystem {
 
     func close(_ file: OpenedFile) {
         closed.append(file.descriptor)
+    }
+}
+
+/// A listing of entries read up front, handed out in batches like the server's.
+final class InMemoryListing: DirectoryListing, @unchecked Sendable {
+    private var entries: ArraySlice<FileInfo>
+
+    init(_ entries: [FileInfo]) { self.entries = entries[...] }
+
+    func next(_ count: Int) -> [FileInfo] {
+        let batch = Array(entries.prefix(count))
+        entries = entries.dropFirst(batch.count)
+        return batch
     }
 }

@@ -64,7 +64,7 @@ import Testing
         #expect(h.codes("AUTH TLS") == [503])
         h.login()
         _ = h.send("PORT 127,0,0,1,4,1")
-        guard case .startTransfer(let request) = h.send("NLST").last else {
+        guard case .startTransfer(let request) = h.openDirectory(h.send("NLST")).last else {
             Issue.record("no transfer")
             return
         }

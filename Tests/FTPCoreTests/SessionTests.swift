@@ -18,6 +18,12 @@ struct Harness {
         session.handle(.line(Array(line.utf8)))
     }
 
+    /// Open the directory a listing asked for, as the server does off its loop.
+    mutating func openDirectory(_ effects: [SessionEffect]) -> [SessionEffect] {
+        guard case .openDirectory(let path) = effects.last else { return effects }
+        return session.directoryOpened(Result { () throws(FileSystemError) -> any DirectoryListing in try fs.openDirectory(path) })
+    }
+
     /// The reply codes among the effects.
     mutating func codes(_ line: String) -> [Int] {
         send(line).compactMap { if case .reply(let r) = $0 { return r.code.rawValue } else { return nil } }
@@ -216,8 +222,19 @@ extension [SessionEffect] {
         var h = Harness()
         h.login()
         #expect(h.send("STAT").text.hasPrefix("211-"))
-        let listing = h.send("STAT docs").text
-        #expect(listing.hasPrefix("213-Status of /docs:") && listing.contains(" b.txt\r\n"))
+        let asked = h.send("STAT docs")
+        #expect(asked == [.openDirectory(VirtualPath.root.resolving("/docs"))])
+        #expect(h.session.isBusy)
+        guard case .sendStatusListing(let handle, let opening, let closing) = h.openDirectory(asked).last else {
+            Issue.record("no status listing")
+            return
+        }
+        #expect(opening.encodedAsOpening == "213-Status of /docs:\r\n" && closing.encoded == "213 End of status\r\n")
+        #expect(handle.listing.next(10).map(\.name) == ["b.txt"])
+        #expect(h.session.isBusy)
+        _ = h.session.statusListingSent()
+        #expect(!h.session.isBusy)
+        #expect(h.send("STAT a.txt").text.hasPrefix("213-Status of /a.txt:\r\n-rw"))
         #expect(h.codes("STAT nope") == [550])
         #expect(h.send("MLST a.txt").text.contains(" type=file;size=6;"))
         #expect(h.codes("MLST nope") == [550])
@@ -293,7 +310,7 @@ extension [SessionEffect] {
         #expect(h.codes("EPRT |2|::2|2000|") == [501])
         #expect(h.codes("EPRT |7|x|1|") == [522])
         #expect(h.codes("PORT garbage") == [501])
-        let effects = h.send("LIST")
+        let effects = h.openDirectory(h.send("LIST"))
         guard case .startTransfer(let request) = effects.last else {
             Issue.record("no transfer")
             return
@@ -323,12 +340,31 @@ extension [SessionEffect] {
         _ = h.session.passiveListenerReady(address: .v4(127, 0, 0, 1), port: 6000)
         #expect(h.codes("LIST nope") == [550])
         #expect(h.codes("MLSD a.txt") == [501])
-        let effects = h.send("LIST -la docs")
-        guard case .startTransfer(let request) = effects.last, case .listing(let entries, .long) = request.kind else {
+        let effects = h.openDirectory(h.send("LIST -la docs"))
+        guard case .startTransfer(let request) = effects.last, case .listing(.directory(let handle), .long) = request.kind else {
             Issue.record("no listing")
             return
         }
-        #expect(entries.map(\.name) == ["b.txt"])
+        #expect(handle.listing.next(10).map(\.name) == ["b.txt"])
+    }
+
+    /// A directory is opened off the loop: meanwhile the session is busy, and a failure to open it
+    /// is a 550 before any 150.
+    @Test func directoryListingsWaitForTheirDirectory() {
+        var h = Harness()
+        h.login()
+        _ = h.send("PASV")
+        _ = h.session.passiveListenerReady(address: .v4(127, 0, 0, 1), port: 6000)
+        #expect(h.send("NLST docs") == [.openDirectory(VirtualPath.root.resolving("/docs"))])
+        #expect(h.session.isBusy)
+        #expect(h.session.directoryOpened(.failure(.permissionDenied)).text == "550 /docs: Permission denied\r\n")
+        #expect(!h.session.isBusy)
+        let effects = h.send("LIST a.txt")
+        guard case .startTransfer(let request) = effects.last, case .listing(.entries(let entries), .long) = request.kind else {
+            Issue.record("a file is listed at once")
+            return
+        }
+        #expect(entries.map(\.name) == ["a.txt"])
     }
 
     @Test func abortDuringAndWithoutTransfer() {
