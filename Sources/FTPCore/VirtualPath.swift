@@ -12,15 +12,19 @@ public struct VirtualPath: Hashable, Sendable, CustomStringConvertible {
         self.components = components
     }
 
-    /// Resolve `text` (absolute, or relative to `self`).
+    /// Resolve `text` (absolute, or relative to `self`). Split at `/` bytes, as the kernel does, not
+    /// at `/` characters: a combining mark after a slash makes one Swift Character of both, which a
+    /// Character split would keep inside a component (fuzzing found `/\u{343}`).
     public func resolving(_ text: String) -> VirtualPath {
-        var result = text.hasPrefix("/") ? [] : components
-        for part in text.split(separator: "/", omittingEmptySubsequences: true) {
-            switch part {
-            case ".": continue
-            case "..": if !result.isEmpty { result.removeLast() }
-            default: result.append(String(part))
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        var result = text.utf8.first == slash ? [] : components
+        for part in text.utf8.split(separator: slash, omittingEmptySubsequences: true) {
+            if part.elementsEqual([dot]) { continue }
+            if part.elementsEqual([dot, dot]) {
+                if !result.isEmpty { result.removeLast() }
+                continue
             }
+            result.append(String(decoding: part, as: UTF8.self))
         }
         return VirtualPath(components: result)
     }

@@ -96,4 +96,14 @@ import Testing
         #expect(cwd.resolving("./x//y/.").description == "/a/b/x/y")
         #expect(VirtualPath.root.relative == ".")
     }
+
+    /// Found by fuzzing: a combining mark after `/` made one Character of both, so the slash stayed
+    /// inside a component and resolving the result again gave another path.
+    @Test func splitsAtSlashBytesNotCharacters() {
+        let path = VirtualPath.root.resolving("a/\u{301}b/..\u{301}/c")
+        #expect(path.components == ["a", "\u{301}b", "..\u{301}", "c"])
+        #expect(!path.components.contains { $0.utf8.contains(UInt8(ascii: "/")) })
+        #expect(VirtualPath.root.resolving(path.description) == path)
+        #expect(VirtualPath.root.resolving("x/\u{301}/../y").description == "/x/y")
+    }
 }
