@@ -21,11 +21,13 @@ METRICS = {
     "w6w1": ("mibPerSecond", "MiB/s", True, "W1 while this many idle sessions are held"),
     "w7": ("p50Milliseconds", "ms p50", False, "LIST of 10 000 files"),
     "w7m": ("p50Milliseconds", "ms p50", False, "MLSD of 10 000 files"),
+    "w8": ("p99Milliseconds", "ms p99", False, "NOOP of idle sessions while 4 LIST 100 000 files and 16 RETR"),
 }
 
 samples = defaultdict(list)
 cpu = defaultdict(list)
 p99 = defaultdict(list)
+p50 = defaultdict(list)
 servers = []
 for row in rows:
     if row["workload"] == "loopback":
@@ -40,6 +42,8 @@ for row in rows:
         cpu[key].append(row["serverCPUSecondsPerGiB"])
     if row.get("p99Milliseconds") is not None:
         p99[key].append(row["p99Milliseconds"])
+    if row.get("p50Milliseconds") is not None:
+        p50[key].append(row["p50Milliseconds"])
 loopback = [r["mibPerSecond"] for r in rows if r["workload"] == "loopback"]
 
 def cell(values, digits=0):
@@ -71,6 +75,8 @@ for workload, concurrency in cases:
     lines.append("| " + label + " | " + " | ".join(cell(samples[(workload, concurrency, s)], digits) for s in servers) + " | " + ratio + " |")
     if workload in ("w1", "w2", "w3", "w5"):
         lines.append("| ↳ server CPU s per GiB | " + " | ".join(cell(cpu[(workload, concurrency, s)], 2) for s in servers) + " | |")
+    if workload == "w8":
+        lines.append("| ↳ p50 ms | " + " | ".join(cell(p50[(workload, concurrency, s)], 1) for s in servers) + " | |")
     if workload == "w4":
         lines.append("| ↳ p99 ms | " + " | ".join(cell(p99[(workload, concurrency, s)], 1) for s in servers) + " | |")
     summary.append({"workload": workload, "concurrency": concurrency, "unit": unit, "medians": medians, "ratio": ratio})

@@ -12,7 +12,8 @@ struct FTPBench: ParsableCommand {
         Workloads (names for --workloads): w1 one-stream RETR of big.bin; w2 parallel RETR of mid.bin at each \
         --parallel count; w3 one-stream STOR of big.bin's size; w4 session churn (connect, login, RETR small.bin, \
         QUIT) at each --churn-clients count; w5 w1 over FTPS (AUTH TLS, PROT P, AES-128-GCM); w6 idle logged-in \
-        sessions at each --idle count, and w1 again while they are held (w6w1); w7 LIST of many/ (w7m: MLSD). \
+        sessions at each --idle count, and w1 again while they are held (w6w1); w7 LIST of many/ (w7m: MLSD); w8 \
+        fairness: NOOP latency of 50 sessions (one NOOP each 100 ms) while 4 clients LIST huge/ and 16 RETR mid.bin. \
         The data folder must be the user's home on the server.
         """
     )
@@ -24,11 +25,12 @@ struct FTPBench: ParsableCommand {
     @Option(help: "Name for the results.") var name: String
     @Option(name: .customLong("server-pid"), help: "Server process (its whole tree is measured for CPU and memory).") var serverPID: Int32?
     @Option(name: .customLong("data-dir"), help: "The folder the server serves to this user (big.bin, mid.bin, small.bin, many/).") var dataDir: String
-    @Option(help: "Comma-separated workloads.") var workloads = "w1,w2,w3,w4,w5,w6,w7"
+    @Option(help: "Comma-separated workloads.") var workloads = "w1,w2,w3,w4,w5,w6,w7,w8"
     @Option(help: "Parallel stream counts for w2.") var parallel = "16,64,256"
     @Option(name: .customLong("churn-clients"), help: "Client counts for w4.") var churnClients = "8,64"
     @Option(name: .customLong("churn-seconds"), help: "Seconds per w4 run.") var churnSeconds = 5.0
     @Option(help: "Idle session counts for w6.") var idle = "1000,10000"
+    @Option(name: .customLong("fairness-seconds"), help: "Seconds of w8.") var fairnessSeconds = 20.0
     @Option(help: "Append the measurements as JSON lines to this file.") var json: String?
 
     func run() throws {
@@ -72,6 +74,9 @@ struct FTPBench: ParsableCommand {
                         Workloads.retrieve(target, path: "big.bin", size: big, streams: 1, label: "w6w1")
                     }
                 }
+            case "w8":
+                results.append(Workloads.fairness(target, folder: "huge", file: "mid.bin", idlers: 50, listers: 4, downloaders: 16,
+                                                  seconds: fairnessSeconds, label: "w8"))
             case "w7":
                 results.append(Workloads.listing(target, path: "many", verb: "LIST", repeats: 5, label: "w7"))
                 results.append(Workloads.listing(target, path: "many", verb: "MLSD", repeats: 5, label: "w7m"))

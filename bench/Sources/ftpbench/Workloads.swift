@@ -238,6 +238,43 @@ enum Workloads {
         return m
     }
 
+    /// W8, fairness: `idlers` sessions each send NOOP every 100 ms while `listers` clients LIST
+    /// `folder` (a huge one) in a loop and `downloaders` RETR `file` in a loop, for `seconds`. The
+    /// NOOP round trips (p50/p99) show what busy clients cost everyone else on a server's loops.
+    static func fairness(_ target: Target, folder: String, file: String, idlers: Int, listers: Int, downloaders: Int,
+                         seconds: Double, label: String) -> Measurement {
+        let counters = Counters()
+        let deadline = Date().addingTimeInterval(seconds)
+        _ = parallel(idlers + listers + downloaders) { index in
+            do {
+                let client = try FTPClient(host: target.host, port: target.port)
+                try client.login(user: target.user, password: target.password)
+                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+                while Date() < deadline {
+                    if index < idlers {
+                        let begin = DispatchTime.now().uptimeNanoseconds
+                        _ = try client.command("NOOP")
+                        _ = histogram.record((DispatchTime.now().uptimeNanoseconds - begin) / 1000)
+                        Thread.sleep(forTimeInterval: 0.1)
+                    } else if index < idlers + listers {
+                        _ = try client.list("LIST", folder)
+                    } else {
+                        counters.add(bytes: try client.retrieve(file))
+                    }
+                }
+                counters.merge(histogram)
+                client.quit()
+            } catch {
+                counters.fail("\(error)")
+            }
+        }
+        var m = Measurement(workload: label, server: target.name, concurrency: idlers, seconds: seconds, bytes: counters.bytes,
+                            errors: counters.errors)
+        m.p50Milliseconds = Double(counters.histogram.valueAtPercentile(50)) / 1000
+        m.p99Milliseconds = Double(counters.histogram.valueAtPercentile(99)) / 1000
+        return m
+    }
+
     private static func throughput(_ label: String, _ target: Target, _ concurrency: Int, _ seconds: Double, _ counters: Counters,
                                    _ cpuBefore: CPUReading?, _ cpuAfter: CPUReading?) -> Measurement {
         var m = Measurement(workload: label, server: target.name, concurrency: concurrency, seconds: seconds, bytes: counters.bytes,
