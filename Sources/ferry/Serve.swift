@@ -153,12 +153,7 @@ struct Serve: ParsableCommand {
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         let json = configuration.logFormat == "json"
         LoggingSystem.bootstrap { label in
-            if json {
-                var handler = JSONLogHandler(label: label)
-                handler.logLevel = level
-                return handler
-            }
-            var handler = TextLogHandler(label: label)
+            var handler = ServerLogHandler(label: label, format: json ? .json : .text)
             handler.logLevel = level
             return handler
         }

@@ -233,15 +233,18 @@ enum Disk {
     /// A users file with `alice` (rw, password "secret") and `bob` (ro, "bobpw"), homes
     /// `scratch/home-alice` and `scratch/home-bob`.
     static func makeUsers(_ scratch: URL) throws {
-        let users = scratch.appendingPathComponent("users.txt").path
-        for (name, password, readOnly) in [("alice", "secret", false), ("bob", "bobpw", true)] {
-            let home = scratch.appendingPathComponent("home-\(name)")
-            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-            var args = ["user", "add", name, "--users", users, "--home", home.path, "--password-stdin"]
-            if readOnly { args.append("--read-only") }
-            let result = try Tool.run(FerryProcess.binary, args, input: Data("\(password)\n".utf8))
-            guard result.status == 0 else { throw HarnessError.message("ferry user add failed: \(result.stderr)") }
-        }
+        try addUser(scratch, "alice", password: "secret")
+        try addUser(scratch, "bob", password: "bobpw", ["--read-only"])
+    }
+
+    /// Add `name` to the scratch folder's users file, with the home `scratch/home-NAME` (made if
+    /// missing) and more `ferry user add` flags (limits, `--read-only`).
+    static func addUser(_ scratch: URL, _ name: String, password: String, _ flags: [String] = []) throws {
+        let home = scratch.appendingPathComponent("home-\(name)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let args = ["user", "add", name, "--users", scratch.appendingPathComponent("users.txt").path, "--home", home.path, "--password-stdin"]
+        let result = try Tool.run(FerryProcess.binary, args + flags, input: Data("\(password)\n".utf8))
+        guard result.status == 0 else { throw HarnessError.message("ferry user add failed: \(result.stderr)") }
     }
 }
 

@@ -36,12 +36,8 @@ print("ok")
     /// charged the 1 byte written and DELE credited the 1 TiB apparent size.
     @Test func sparseFilesDoNotOpenAHoleInTheQuota() throws {
         let server = try FerryProcess(users: true, prepare: { scratch, _ in
-            let home = scratch.appendingPathComponent("home-q")
-            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
             try Disk.makeUsers(scratch)
-            let add = try Tool.run(FerryProcess.binary, ["user", "add", "q", "--users", scratch.appendingPathComponent("users.txt").path,
-                                                         "--home", home.path, "--password-stdin", "--quota", "5M"], input: Data("qpw\n".utf8))
-            guard add.status == 0 else { throw HarnessError.message(add.stderr) }
+            try Disk.addUser(scratch, "q", password: "qpw", ["--quota", "5M"])
         })
         let result = try Tool.python(FtplibTests.prelude + #"""
 f = connect("q", "qpw"); f.sendcmd("TYPE I")

@@ -18,13 +18,8 @@ import Testing
 
     @Test func perUserCapsSessionsFileSizeAndUmask() throws {
         let server = try FerryProcess(users: true, prepare: { scratch, _ in
-            let home = scratch.appendingPathComponent("home-limited")
-            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
             try Disk.makeUsers(scratch)
-            let add = try Tool.run(FerryProcess.binary, ["user", "add", "limited", "--users", scratch.appendingPathComponent("users.txt").path,
-                                                         "--home", home.path, "--password-stdin", "--upload-rate", "1M", "--max-sessions", "1",
-                                                         "--max-file-size", "3M", "--umask", "077"], input: Data("lim\n".utf8))
-            guard add.status == 0 else { throw HarnessError.message(add.stderr) }
+            try Disk.addUser(scratch, "limited", password: "lim", ["--upload-rate", "1M", "--max-sessions", "1", "--max-file-size", "3M", "--umask", "077"])
         })
         let home = server.scratch.appendingPathComponent("home-limited")
         let listed = try Tool.run(FerryProcess.binary, ["user", "list", "--users", server.scratch.appendingPathComponent("users.txt").path])
@@ -58,12 +53,8 @@ print("ok")
 @Suite struct RefusedUploadTests {
     @Test func theClientReadsTheReplyNotAReset() throws {
         let server = try FerryProcess(users: true, prepare: { scratch, _ in
-            try FileManager.default.createDirectory(at: scratch.appendingPathComponent("home-small"), withIntermediateDirectories: true)
             try Disk.makeUsers(scratch)
-            let add = try Tool.run(FerryProcess.binary, ["user", "add", "small", "--users", scratch.appendingPathComponent("users.txt").path,
-                                                         "--home", scratch.appendingPathComponent("home-small").path, "--password-stdin",
-                                                         "--max-file-size", "1M"], input: Data("smallpw\n".utf8))
-            guard add.status == 0 else { throw HarnessError.message(add.stderr) }
+            try Disk.addUser(scratch, "small", password: "smallpw", ["--max-file-size", "1M"])
         })
         let result = try Tool.python(FtplibTests.prelude + #"""
 f = connect("small", "smallpw"); f.sendcmd("TYPE I")
@@ -135,9 +126,7 @@ print("ok")
             try FileManager.default.createDirectory(at: home.appendingPathComponent("sub"), withIntermediateDirectories: true)
             try Data(count: 400_000).write(to: home.appendingPathComponent("sub/existing.bin"))
             try Disk.makeUsers(scratch)
-            let add = try Tool.run(FerryProcess.binary, ["user", "add", "q", "--users", scratch.appendingPathComponent("users.txt").path,
-                                                         "--home", home.path, "--password-stdin", "--quota", "1000000"], input: Data("qpw\n".utf8))
-            guard add.status == 0 else { throw HarnessError.message(add.stderr) }
+            try Disk.addUser(scratch, "q", password: "qpw", ["--quota", "1000000"])
         })
         let result = try Tool.python(FtplibTests.prelude + #"""
 f = connect("q", "qpw"); f.sendcmd("TYPE I")

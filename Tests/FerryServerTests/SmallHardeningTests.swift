@@ -6,9 +6,9 @@ import Testing
 
 @Suite struct SmallHardeningTests {
     @Test func theTextLogEscapesControlCharacters() {
-        #expect(TextLogHandler.escaped("alice") == "alice")
-        #expect(TextLogHandler.escaped("a\r2026-12-02T00:00:00+0000 notice ferry: forged\nb") == "a\\r2026-12-02T00:00:00+0000 notice ferry: forged\\nb")
-        #expect(TextLogHandler.escaped("\u{1b}[2J\u{7f}\u{9b}x\\") == "\\u{1b}[2J\\u{7f}\\u{9b}x\\\\")
+        #expect(ServerLogHandler.escaped("alice") == "alice")
+        #expect(ServerLogHandler.escaped("a\r2026-12-02T00:00:00+0000 notice ferry: forged\nb") == "a\\r2026-12-02T00:00:00+0000 notice ferry: forged\\nb")
+        #expect(ServerLogHandler.escaped("\u{1b}[2J\u{7f}\u{9b}x\\") == "\\u{1b}[2J\\u{7f}\\u{9b}x\\\\")
     }
 
     @Test func httpRepliesCarryTheirOwnReasonPhrase() {

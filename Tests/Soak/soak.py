@@ -37,6 +37,14 @@ def raw(timeout=5):
     return s
 
 
+def drain(s, timeout):
+    s.settimeout(timeout)
+    try:
+        while s.recv(65536): pass
+    except OSError:
+        pass
+
+
 def login(s):
     s.sendall(b"USER alice\r\nPASS secret\r\n")
 
@@ -80,11 +88,7 @@ def scenario_garbage(rng):
         login(s); s.sendall(b"REST 99999999999999999999\r\nREST 9223372036854775807\r\nTYPE A\r\nREST 1\r\nSITE CHMOD 777 /\r\nMFMT 2020 /\r\n")
     time.sleep(rng.random() * 0.5)
     if rng.random() < 0.5:
-        s.settimeout(1)
-        try:
-            while s.recv(65536): pass
-        except OSError:
-            pass
+        drain(s, 1)
     s.close()
 
 
@@ -116,11 +120,7 @@ def scenario_data(rng):
         time.sleep(rng.random())
         d = socket.create_connection((HOST, port), timeout=5)  # connect late, then LIST
         s.sendall(b"LIST\r\n")
-        d.settimeout(5)
-        try:
-            while d.recv(65536): pass
-        except OSError:
-            pass
+        drain(d, 5)
         d.close()
     if rng.random() < 0.5:
         s.sendall(b"ABOR\r\nQUIT\r\n")
