@@ -160,8 +160,11 @@ final class ControlConnection {
         idleTimer?.schedule(timeoutMilliseconds: context.configuration.idleTimeout * 1000)
     }
 
+    /// A transfer has its own stall timeout and the other waits end by themselves, but a STAT
+    /// listing goes on only as the client reads it: one that made no progress for the idle timeout
+    /// (each batch sent re-arms it) ends the session like silence does.
     private func idle() {
-        if session.isTransferring || session.isBusy { return armIdleTimer() }
+        if session.isBusy && statusListing == nil { return armIdleTimer() }
         logger.info("idle timeout")
         apply(session.idleTimeout())
     }
@@ -233,6 +236,7 @@ final class ControlConnection {
                 return self.processHeld()
             }
             self.stream?.write(lines)
+            self.armIdleTimer()
             self.statusListing?.fetching = false
             self.sendStatusListing()
         }

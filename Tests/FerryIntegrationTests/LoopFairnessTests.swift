@@ -52,3 +52,31 @@ print("worst NOOP %.3f s, RSS +%d MiB" % (worst, grown))
         print(result.stdout)
     }
 }
+
+/// A STAT listing goes on only as its client reads: one that stops reading is ended by the idle
+/// timeout, as a silent one is, and leaves nothing behind.
+@Suite struct StalledStatusTests {
+    @Test func aStatListingNobodyReadsEndsAtTheIdleTimeout() throws {
+        let server = try FerryProcess(["--idle-timeout", "2"], users: true, prepare: { scratch, _ in
+            let big = scratch.appendingPathComponent("home-alice/big")
+            try FileManager.default.createDirectory(at: big, withIntermediateDirectories: true)
+            // More than the socket buffers hold (about 5 MB of listing), so it cannot all be sent.
+            for i in 0..<30_000 { _ = FileManager.default.createFile(atPath: big.appendingPathComponent(String(repeating: "s", count: 150) + "\(i)").path, contents: nil) }
+        })
+        let result = try Tool.python(FtplibTests.prelude + #"""
+def fds():
+    return len(os.listdir("/proc/%s/fd" % os.environ["SERVER_PID"]))
+hog = socket.socket(); hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+hog.connect((HOST, PORT)); hog.sendall(b"USER alice\r\nPASS secret\r\nSTAT big\r\n")
+time.sleep(1)
+held = fds()
+deadline = time.time() + 20
+while time.time() < deadline and fds() >= held:
+    time.sleep(0.25)
+assert fds() < held, (held, fds())
+print("ok")
+"""#, server: server, extra: ["SERVER_PID": String(server.pid)], timeout: 60)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log.suffix(2000))")
+        #expect(server.log.contains("idle timeout"))
+    }
+}
