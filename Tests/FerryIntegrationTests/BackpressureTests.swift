@@ -27,19 +27,21 @@ print("ok")
     }
 
     @Test func clientsThatNeverReadAreGoneWithinTheBoundAndStayCounted() throws {
-        let server = try FerryProcess(["--max-sessions-per-ip", "3", "--login-timeout", "1"], users: true)
+        let server = try FerryProcess(["--max-sessions-per-ip", "3", "--login-timeout", "3"], users: true)
         let baseline = server.openDescriptors
         let result = try Tool.python(FtplibTests.prelude + #"""
 def silent():
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect((HOST, PORT)); s.settimeout(5)
     try:
-        s.sendall(b"HELP\r\n" * 6000)
+        s.sendall(b"HELP\r\n" * 40000)   # far more replies than the kernel buffers hold
     except OSError:
         pass
     return s
 held = [silent() for _ in range(3)]
-time.sleep(2.5)   # past the login timeout: the sessions have ended, their sockets not yet closed
+# Past the login timeout (3 s, time enough for the server to fill the kernel's buffers with
+# replies), within the 5 s its sessions' sockets then get to deliver their last replies.
+time.sleep(4.5)
 c = socket.create_connection((HOST, PORT), timeout=10)
 first = c.makefile("rb").readline()
 assert first.startswith(b"421") and b"from your address" in first, first
