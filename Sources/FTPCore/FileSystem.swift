@@ -64,23 +64,24 @@ public struct FileSystemError: Error, Equatable, Sendable, CustomStringConvertib
     public var isOverQuota: Bool { code == EDQUOT || code == EFBIG }
 }
 
-/// An open file handed to the transfer layer, which owns (and closes) the descriptor.
+/// An open file handed to the transfer layer. Its `descriptor` closes itself once, whichever way
+/// the transfer ends (or does not start).
 public struct OpenedFile: Sendable, Equatable {
-    public let descriptor: Int32
+    public let descriptor: FileDescriptor
     /// The size when opened (for reads) or the offset writing starts at (for writes).
     public let size: UInt64
     /// An atomic replacement: the data goes to `temporary`, renamed over `target` only once the
     /// upload is complete (and removed if it is not).
     public let replacing: (temporary: VirtualPath, target: VirtualPath)?
 
-    public init(descriptor: Int32, size: UInt64, replacing: (temporary: VirtualPath, target: VirtualPath)? = nil) {
+    public init(descriptor: FileDescriptor, size: UInt64, replacing: (temporary: VirtualPath, target: VirtualPath)? = nil) {
         self.descriptor = descriptor
         self.size = size
         self.replacing = replacing
     }
 
     public static func == (a: OpenedFile, b: OpenedFile) -> Bool {
-        a.descriptor == b.descriptor && a.size == b.size && a.replacing?.temporary == b.replacing?.temporary
+        a.descriptor === b.descriptor && a.size == b.size && a.replacing?.temporary == b.replacing?.temporary
             && a.replacing?.target == b.replacing?.target
     }
 }
@@ -128,6 +129,4 @@ public protocol FileSystem: AnyObject {
     func rename(_ source: VirtualPath, to target: VirtualPath) throws(FileSystemError)
     func setModificationTime(_ path: VirtualPath, to seconds: Int64) throws(FileSystemError)
     func setPermissions(_ path: VirtualPath, to mode: UInt32) throws(FileSystemError)
-    /// Close a descriptor this file system opened that will not be used after all.
-    func close(_ file: OpenedFile)
 }

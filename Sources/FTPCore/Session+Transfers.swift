@@ -15,10 +15,10 @@ extension Session {
             return failure(path, error)
         }
         if offset > file.size {
-            fileSystem.close(file)
+            file.descriptor.close()
             return reply(.requestedActionNotTaken, "REST offset \(offset) is past the end of \(path) (\(file.size) bytes).")
         }
-        return begin(.retrieve(file, offset: offset, ascii: ascii), path: path, onRefusal: { fileSystem.close(file) },
+        return begin(.retrieve(file, offset: offset, ascii: ascii), path: path, onRefusal: { file.descriptor.close() },
                      opening: "\(path) (\(file.size - offset) bytes)")
     }
 
@@ -58,7 +58,7 @@ extension Session {
         } catch {
             return failure(path, error)
         }
-        return begin(.store(file, ascii: ascii), path: path, onRefusal: { fileSystem.close(file) },
+        return begin(.store(file, ascii: ascii), path: path, onRefusal: { file.descriptor.close() },
                      opening: opening ?? "\(path)")
     }
 

@@ -511,9 +511,9 @@ final class ControlConnection {
     private func closeUnstartedFile(_ request: TransferRequest) {
         switch request.kind {
         case .retrieve(let file, _, _):
-            Glibc.close(file.descriptor)
+            file.descriptor.close()
         case .store(let file, _):
-            Glibc.close(file.descriptor)
+            file.descriptor.close()
             if let (temporary, _) = file.replacing { try? fileSystem?.removeFile(temporary) }
         case .listing:
             break

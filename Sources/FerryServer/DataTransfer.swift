@@ -275,7 +275,7 @@ final class DataTransfer {
             var offset = Int64(fileOffset)
             let want = allowance(Int(min(UInt64(budget), fileEnd - fileOffset)))
             if want == 0 { return }
-            let sent = ferry_sendfile(socket, file.descriptor, &offset, want)
+            let sent = ferry_sendfile(socket, file.descriptor.rawValue, &offset, want)
             if sent > 0 {
                 fileOffset = UInt64(offset)
                 budget -= sent
@@ -339,8 +339,8 @@ final class DataTransfer {
         if ascii && readBuffer.isEmpty { readBuffer = [UInt8](repeating: 0, count: size) }
         if !ascii && output.count < size { output = [UInt8](repeating: 0, count: size) }
         let n = ascii
-            ? readBuffer.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, want, off_t(fileOffset)) }
-            : output.withUnsafeMutableBytes { pread(file.descriptor, $0.baseAddress, want, off_t(fileOffset)) }
+            ? readBuffer.withUnsafeMutableBytes { pread(file.descriptor.rawValue, $0.baseAddress, want, off_t(fileOffset)) }
+            : output.withUnsafeMutableBytes { pread(file.descriptor.rawValue, $0.baseAddress, want, off_t(fileOffset)) }
         if n < 0 { return .fileError(FileSystemError(errno), bytes: bytes) }
         if n == 0 {
             sourceExhausted = true
@@ -414,7 +414,7 @@ final class DataTransfer {
                 if ascii {
                     converted.removeAll(keepingCapacity: true)
                     converter.finishLocal(into: &converted)
-                    if let error = writeAll(file.descriptor, converted) { return finish(.fileError(error, bytes: bytes)) }
+                    if let error = writeAll(file.descriptor.rawValue, converted) { return finish(.fileError(error, bytes: bytes)) }
                 }
                 return finish(.completed(bytes: bytes))
             case .wouldBlock(let readiness):
@@ -431,9 +431,9 @@ final class DataTransfer {
             if ascii {
                 converted.removeAll(keepingCapacity: true)
                 output.withUnsafeBytes { converter.toLocal(UnsafeRawBufferPointer(rebasing: $0[0..<keep]), into: &converted) }
-                error = writeAll(file.descriptor, converted)
+                error = writeAll(file.descriptor.rawValue, converted)
             } else {
-                error = output.withUnsafeBytes { writeAll(file.descriptor, UnsafeRawBufferPointer(rebasing: $0[0..<keep])) }
+                error = output.withUnsafeBytes { writeAll(file.descriptor.rawValue, UnsafeRawBufferPointer(rebasing: $0[0..<keep])) }
             }
             if let error { return refuse(error) }
             if tooLarge { return refuse(FileSystemError(EFBIG)) }
@@ -459,7 +459,7 @@ final class DataTransfer {
 
     private static func allocated(_ file: OpenedFile) -> UInt64 {
         var st = stat()
-        return fstat(file.descriptor, &st) == 0 ? DiskQuota.allocated(st) : 0
+        return fstat(file.descriptor.rawValue, &st) == 0 ? DiskQuota.allocated(st) : 0
     }
 
     /// Decided once per upload: TLS and ASCII need the bytes in user space, and splice refuses files
@@ -468,7 +468,7 @@ final class DataTransfer {
         if !splicePipeTried {
             splicePipeTried = true
             var fds: [Int32] = [-1, -1]
-            if !ascii, tls == nil, fcntl(file.descriptor, F_GETFL) & O_APPEND == 0,
+            if !ascii, tls == nil, fcntl(file.descriptor.rawValue, F_GETFL) & O_APPEND == 0,
                ferry_make_splice_pipe(&fds, Int32(DataTransfer.pipeBytes)) == 0 {
                 splicePipe = (fds[0], fds[1])
             }
@@ -496,7 +496,7 @@ final class DataTransfer {
             budget -= n
             var left = keep
             while left > 0 {
-                let moved = ferry_splice(pipe.read, file.descriptor, left)
+                let moved = ferry_splice(pipe.read, file.descriptor.rawValue, left)
                 if moved < 0 && errno == EINTR { continue }
                 guard moved > 0 else { return refuse(FileSystemError(moved < 0 ? errno : EIO)) }
                 left -= moved
@@ -582,14 +582,14 @@ final class DataTransfer {
         var result = outcome
         switch kind {
         case .retrieve(let file, _, _):
-            Glibc.close(file.descriptor)
+            file.descriptor.close()
         case .store(let file, _):
             if let quota {
                 let now = DataTransfer.allocated(file)
                 quota.settle(charged: charged, grown: now - min(now, allocatedAtStart))
             }
-            if Glibc.close(file.descriptor) != 0, case .completed = outcome {
-                result = .fileError(FileSystemError(errno), bytes: bytes)
+            if let error = file.descriptor.close(), case .completed = outcome {
+                result = .fileError(error, bytes: bytes)
             }
         case .listing:
             break

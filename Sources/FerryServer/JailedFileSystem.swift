@@ -67,17 +67,13 @@ public final class JailedFileSystem: FileSystem, Sendable {
 
     public func openForReading(_ path: VirtualPath) throws(FileSystemError) -> OpenedFile {
         // O_NONBLOCK: a FIFO planted in a home must not stall the loop; it is refused below anyway.
-        let fd = try openInJail(path.relative, O_RDONLY | ferry_O_NONBLOCK)
-        do throws(FileSystemError) {
-            let st = try status(fd)
-            guard st.st_mode & S_IFMT == S_IFREG else {
-                throw st.st_mode & S_IFMT == S_IFDIR ? FileSystemError.isDirectory : FileSystemError.notRegularFile
-            }
-            return OpenedFile(descriptor: fd, size: UInt64(st.st_size))
-        } catch {
-            Glibc.close(fd)
-            throw error
+        // Owned from here: a refusal below drops (and so closes) it.
+        let file = FileDescriptor(try openInJail(path.relative, O_RDONLY | ferry_O_NONBLOCK))
+        let st = try status(file.rawValue)
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw st.st_mode & S_IFMT == S_IFDIR ? FileSystemError.isDirectory : FileSystemError.notRegularFile
         }
+        return OpenedFile(descriptor: file, size: UInt64(st.st_size))
     }
 
     public func openForWriting(_ path: VirtualPath, mode: WriteMode) throws(FileSystemError) -> OpenedFile {
@@ -94,37 +90,32 @@ public final class JailedFileSystem: FileSystem, Sendable {
         case .exclusive: flags |= O_EXCL
         case .at: break
         }
-        let fd = try openInJail(path.relative, flags, mode: 0o666 & ~umask)
-        do throws(FileSystemError) {
-            let st = try status(fd)
-            guard st.st_mode & S_IFMT == S_IFREG else { throw FileSystemError.notRegularFile }
-            var start: UInt64 = 0
-            switch mode {
-            case .at(let offset):
-                // Past the file system's largest file, lseek says EINVAL: the file would be too large.
-                guard let position = off_t(exactly: offset) else { throw FileSystemError(EFBIG) }
-                guard lseek(fd, position, SEEK_SET) >= 0 else { throw FileSystemError(errno == EINVAL ? EFBIG : errno) }
-                start = offset
-            case .append:
-                start = UInt64(st.st_size)
-            case .truncate:
-                quota?.release(freedByTruncation)
-            case .exclusive:
-                break
-            }
-            return OpenedFile(descriptor: fd, size: start)
-        } catch {
-            Glibc.close(fd)
-            throw error
+        let file = FileDescriptor(try openInJail(path.relative, flags, mode: 0o666 & ~umask))
+        let st = try status(file.rawValue)
+        guard st.st_mode & S_IFMT == S_IFREG else { throw FileSystemError.notRegularFile }
+        var start: UInt64 = 0
+        switch mode {
+        case .at(let offset):
+            // Past the file system's largest file, lseek says EINVAL: the file would be too large.
+            guard let position = off_t(exactly: offset) else { throw FileSystemError(EFBIG) }
+            guard lseek(file.rawValue, position, SEEK_SET) >= 0 else { throw FileSystemError(errno == EINVAL ? EFBIG : errno) }
+            start = offset
+        case .append:
+            start = UInt64(st.st_size)
+        case .truncate:
+            quota?.release(freedByTruncation)
+        case .exclusive:
+            break
         }
+        return OpenedFile(descriptor: file, size: start)
     }
 
     /// A hidden temporary file beside `target` with its permissions, for an atomic replacement.
     private func openReplacement(of target: VirtualPath, mode: UInt32) throws(FileSystemError) -> OpenedFile {
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let temporary = target.parent.appending(".\(target.name).ferry-\(suffix)")
-        let fd = try openInJail(temporary.relative, O_WRONLY | O_CREAT | O_EXCL | ferry_O_NONBLOCK, mode: mode & 0o777)
-        return OpenedFile(descriptor: fd, size: 0, replacing: (temporary, target))
+        let file = FileDescriptor(try openInJail(temporary.relative, O_WRONLY | O_CREAT | O_EXCL | ferry_O_NONBLOCK, mode: mode & 0o777))
+        return OpenedFile(descriptor: file, size: 0, replacing: (temporary, target))
     }
 
     /// Resolve the parent of `path` inside the jail and run `body` with its descriptor and the name.
@@ -193,9 +184,5 @@ public final class JailedFileSystem: FileSystem, Sendable {
 
     public func setPermissions(_ path: VirtualPath, to mode: UInt32) throws(FileSystemError) {
         try withOpened(path) { fchmod($0, mode_t(mode)) }
-    }
-
-    public func close(_ file: OpenedFile) {
-        Glibc.close(file.descriptor)
     }
 }

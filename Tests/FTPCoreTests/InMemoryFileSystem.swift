@@ -1,5 +1,6 @@
 import FTPCore
 import Glibc
+import Synchronization
 
 /// A tree of files in memory, so the Session can be tested without a disk. Descriptors are fake
 /// numbers; the test checks which ones were handed out and closed.
@@ -11,7 +12,9 @@ final class InMemoryFileSystem: FileSystem {
 
     var nodes: [VirtualPath: Node] = [.root: .directory(mode: 0o755, modified: 0)]
     var nextDescriptor: Int32 = 100
-    var closed: [Int32] = []
+    private let closeLog = CloseLog()
+    /// The fake descriptors closed so far, in order.
+    var closed: [Int32] { closeLog.closed.withLock { $0 } }
 
     func addFile(_ path: String, _ text: String, modified: Int64 = 1_700_000_000) {
         nodes[VirtualPath.root.resolving(path)] = .file(Array(text.utf8), mode: 0o644, modified: modified)
@@ -43,8 +46,7 @@ final class InMemoryFileSystem: FileSystem {
     func openForReading(_ path: VirtualPath) throws(FileSystemError) -> OpenedFile {
         guard let node = nodes[path] else { throw .notFound }
         guard case .file(let bytes, _, _) = node else { throw .isDirectory }
-        nextDescriptor += 1
-        return OpenedFile(descriptor: nextDescriptor, size: UInt64(bytes.count))
+        return OpenedFile(descriptor: newDescriptor(), size: UInt64(bytes.count))
     }
 
     func openForWriting(_ path: VirtualPath, mode: WriteMode) throws(FileSystemError) -> OpenedFile {
@@ -52,8 +54,7 @@ final class InMemoryFileSystem: FileSystem {
         if case .directory = nodes[path] { throw .isDirectory }
         if mode == .exclusive, nodes[path] != nil { throw .exists }
         if nodes[path] == nil || mode == .truncate { nodes[path] = .file([], mode: 0o644, modified: 0) }
-        nextDescriptor += 1
-        return OpenedFile(descriptor: nextDescriptor, size: 0)
+        return OpenedFile(descriptor: newDescriptor(), size: 0)
     }
 
     func makeDirectory(_ path: VirtualPath) throws(FileSystemError) {
@@ -90,8 +91,14 @@ final class InMemoryFileSystem: FileSystem {
         nodes[path] = .file(bytes, mode: mode, modified: modified)
     }
 
-    func close(_ file: OpenedFile) {
-        closed.append(file.descriptor)
+    /// A fake descriptor whose closing is recorded, never passed to close(2).
+    private func newDescriptor() -> FileDescriptor {
+        nextDescriptor += 1
+        let log = closeLog
+        return FileDescriptor(nextDescriptor) { fd in
+            log.closed.withLock { $0.append(fd) }
+            return 0
+        }
     }
 }
 
@@ -106,4 +113,9 @@ final class InMemoryListing: DirectoryListing, @unchecked Sendable {
         entries = entries.dropFirst(batch.count)
         return batch
     }
+}
+
+/// Where the in-memory file system's fake descriptors record their closing.
+final class CloseLog: Sendable {
+    let closed = Mutex<[Int32]>([])
 }
