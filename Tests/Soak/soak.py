@@ -65,7 +65,8 @@ def pasv_port(s):
 
 def scenario_valid(rng):
     f = ftplib.FTP(); f.connect(HOST, PORT, timeout=10); f.login("alice", "secret")
-    name = "soak-%d.bin" % rng.randrange(1000)
+    # A name of this thread's own: two clients writing one file would fail each other's comparison.
+    name = "soak-%d-%d.bin" % (threading.get_ident(), rng.randrange(1000))
     payload = os.urandom(rng.randrange(1, 300000))
     f.storbinary("STOR " + name, io.BytesIO(payload))
     got = bytearray(); f.retrbinary("RETR " + name, got.extend)
