@@ -217,7 +217,7 @@ end_rss = rss_mib()
 print("probe sessions served %d; descriptors %d at start, %d at the end; RSS %d -> %d MiB" % (served, start_fds, settled, start_rss, end_rss), flush=True)
 if settled > start_fds:
     failures.append("descriptors: %d at start, %d after every client left" % (start_fds, settled))
-slack = int(os.environ.get("SOAK_RSS_SLACK_MIB", "64"))
+slack = int(os.environ.get("RSS_SLACK_MIB", "64"))
 if end_rss > start_rss + slack:
     failures.append("RSS grew from %d to %d MiB" % (start_rss, end_rss))
 if served == 0:
