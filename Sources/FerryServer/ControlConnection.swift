@@ -1,5 +1,4 @@
 import CFerrySys
-import Dispatch
 import FTPCore
 import FerryReactor
 import Glibc
@@ -294,10 +293,8 @@ final class ControlConnection {
         case .accepted(let account, let home, let limits):
             if let limit = limits.quota, context.users.quota(for: account.name, limit: limit) == nil {
                 // First session of a user with a quota: measure the home off the loop.
-                let bound = LoopBound(self, loop: loop)
-                DispatchQueue.global().async {
-                    let quota = DiskQuota(limit: limit, used: DiskQuota.measure(home))
-                    bound.loop.execute { bound.value.enterHome(account, home: home, limits: limits, measured: quota) }
+                loop.offload({ DiskQuota(limit: limit, used: DiskQuota.measure(home)) }) { [weak self] quota in
+                    self?.enterHome(account, home: home, limits: limits, measured: quota)
                 }
                 return
             }
