@@ -14,10 +14,8 @@
 
 const int ferry_O_PATH = O_PATH;
 const int ferry_O_DIRECTORY = O_DIRECTORY;
-const int ferry_O_NOFOLLOW = O_NOFOLLOW;
 const int ferry_O_CLOEXEC = O_CLOEXEC;
 const int ferry_O_NONBLOCK = O_NONBLOCK;
-const int ferry_AT_EMPTY_PATH = AT_EMPTY_PATH;
 const long ferry_UTIME_OMIT = UTIME_OMIT;
 
 int ferry_openat_in_root(int dirfd, const char *path, int flags, unsigned int mode) {

@@ -18,7 +18,6 @@ public struct Command: Equatable, Sendable {
         String(validating: argumentBytes, as: UTF8.self)
     }
 
-    public var hasArgument: Bool { !argumentBytes.isEmpty }
 
     /// Why a line could not become a command.
     public enum ParseError: Error, Equatable, Sendable {

@@ -152,12 +152,6 @@ public enum ListingFormatter {
         .map { Array($0.utf8) }
 
     /// `ls -l` date: `Nov 25 06:34` within six months of now, else `Nov 25  2025`.
-    static func lsDate(_ seconds: Int64, now: Int64) -> String {
-        var out: [UInt8] = []
-        appendLsDate(seconds, now: now, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
     private static func appendLsDate(_ seconds: Int64, now: Int64, to out: inout [UInt8]) {
         let t = brokenDown(seconds)
         out.append(contentsOf: months[t.month - 1])

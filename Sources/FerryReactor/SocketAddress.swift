@@ -87,19 +87,10 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
 
     /// The local address of a connected or bound socket.
     public static func local(of fd: Int32) -> SocketAddress? {
-        query(fd, getsockname)
-    }
-
-    /// The peer address of a connected socket.
-    public static func peer(of fd: Int32) -> SocketAddress? {
-        query(fd, getpeername)
-    }
-
-    private static func query(_ fd: Int32, _ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> SocketAddress? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutableBytes(of: &storage) { raw in
-            call(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
+            getsockname(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
         }
         return result == 0 ? SocketAddress(storage: storage) : nil
     }

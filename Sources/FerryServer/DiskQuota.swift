@@ -18,8 +18,6 @@ public final class DiskQuota: Sendable {
         self.used = Mutex(used)
     }
 
-    public var usage: UInt64 { used.withLock { $0 } }
-
     /// Take `count` bytes; false (and nothing taken) when that would pass the limit.
     public func charge(_ count: UInt64) -> Bool {
         used.withLock { used in

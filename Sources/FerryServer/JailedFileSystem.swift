@@ -10,7 +10,6 @@ import Glibc
 public final class JailedFileSystem: FileSystem, Sendable {
     private let handle: HomeHandle
     private var home: Int32 { handle.descriptor }
-    public var homePath: String { handle.path }
     /// Applied to new files (0666) and folders (0777); the process umask is 0 while serving.
     private let umask: UInt32
     /// STOR over an existing file writes beside it and renames on completion.

@@ -3,22 +3,25 @@ import Foundation
 import Testing
 
 @Suite struct DiskQuotaTests {
+    /// Usage is observed through `charge`: a quota at `used` accepts exactly `limit - used` more.
     @Test func chargesNeverOverflowAndSettleSaturates() {
         let quota = DiskQuota(limit: .max, used: .max - 10)
         #expect(quota.charge(10))
         #expect(!quota.charge(1))
-        #expect(quota.usage == .max)
         quota.settle(charged: 0, grown: .max)
-        #expect(quota.usage == .max)
+        #expect(!quota.charge(1))
         quota.release(.max)
-        #expect(quota.usage == 0)
-        let small = DiskQuota(limit: 100, used: 90)
+        #expect(quota.charge(.max))
+        let small = DiskQuota(limit: 10_000, used: 90)
         #expect(!small.charge(.max))
-        #expect(small.usage == 90)
+        #expect(small.charge(9910) && !small.charge(1))
+        small.release(9910)
         small.settle(charged: 50, grown: 4096)
-        #expect(small.usage == 90 + 4046)
+        #expect(small.charge(10_000 - 90 - 4046) && !small.charge(1))
+        small.release(10_000)
+        #expect(small.charge(5000))
         small.settle(charged: 10_000, grown: 0)
-        #expect(small.usage == 0)
+        #expect(small.charge(10_000))
     }
 
     /// A 1 TiB sparse file costs its blocks: the walk sums allocation, not apparent sizes (whose sum

@@ -9,10 +9,8 @@
 /* Flags for ferry_openat2, re-exported because Swift does not see them. */
 extern const int ferry_O_PATH;
 extern const int ferry_O_DIRECTORY;
-extern const int ferry_O_NOFOLLOW;
 extern const int ferry_O_CLOEXEC;
 extern const int ferry_O_NONBLOCK;
-extern const int ferry_AT_EMPTY_PATH;
 extern const long ferry_UTIME_OMIT;
 
 /* openat2(dirfd, path, {flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS}); retries EAGAIN.
