@@ -434,21 +434,21 @@ final class ControlConnection {
     }
 
     private func connected(_ fd: Int32) {
+        let socket = Descriptor(taking: fd)
         closeData()
-        guard let request = currentRequest else { return Sockets.close(fd) }
+        guard let request = currentRequest else { return }
         var tls: TLSConnection?
         if request.protected, let tlsContext = context.tls {
             do {
-                tls = try TLSConnection(context: tlsContext, fd: fd, sessionContext: tlsSessionContext)
+                tls = try TLSConnection(context: tlsContext, fd: socket.rawValue, sessionContext: tlsSessionContext)
             } catch {
-                Sockets.close(fd)
                 closeUnstartedFile(request)
                 return transferEnded(.dataConnectionInsecure(error.description))
             }
         }
         let isUpload: Bool
         if case .store = request.kind { isUpload = true } else { isUpload = false }
-        let transfer = DataTransfer(kind: request.kind, socket: fd, loop: loop, stallSeconds: context.configuration.transferStallTimeout,
+        let transfer = DataTransfer(kind: request.kind, socket: socket, loop: loop, stallSeconds: context.configuration.transferStallTimeout,
                                     tls: tls,
                                     tlsPolicy: DataTLSPolicy(requireResumption: context.configuration.tlsSessionReuseRequired,
                                                              requireCloseNotify: context.configuration.tlsCloseNotifyRequired),
@@ -479,6 +479,12 @@ final class ControlConnection {
         connectTimer?.cancel()
         connectTimer = nil
         logTransfer(request, outcome)
+        if case .dataConnectionInsecure(let reason) = outcome {
+            logger.notice("TLS data connection refused", metadata: [
+                "reason": "\(reason)",
+                "hint": "\(context.configuration.tlsSessionReuseRequired ? "--tls-session-reuse optional accepts clients that do not resume" : "-")",
+            ])
+        }
         // A transfer that never started still holds its file: close it.
         if case .dataConnectionFailed = outcome { closeUnstartedFile(request) }
         releaseTransferDescriptors()
