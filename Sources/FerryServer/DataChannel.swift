@@ -1,0 +1,148 @@
+import FTPCore
+import FerryReactor
+import Logging
+
+/// A data connection that came up, ready for a transfer: the socket, and its TLS endpoint under PROT P.
+struct DataConnection: ~Copyable {
+    var socket: Descriptor
+    let tls: TLSConnection?
+}
+
+/// One session's data connection until a transfer takes it: the passive listener (PASV/EPSV) or the
+/// active connect (PORT/EPRT), the accept/connect timeout, the TLS wrap under PROT P, and the
+/// descriptors `DescriptorBudget` lends for it (held from PASV or the connect until the transfer ends).
+final class DataChannel {
+    private let loop: EventLoop
+    private let context: ServerContext
+    private let local: SocketAddress
+    private let peerAddress: IPAddress
+    /// The control connection's TLS session context: a data connection may resume only its sessions.
+    private let tlsSessionContext: [UInt8]
+    private let logger: Logger
+    private var passive: PassiveListener?
+    private var connector: ActiveConnector?
+    private var connectTimer: EventWatcher?
+    private var holdsDescriptors = false
+
+    init(loop: EventLoop, context: ServerContext, local: SocketAddress, peerAddress: IPAddress, tlsSessionContext: [UInt8], logger: Logger) {
+        self.loop = loop
+        self.context = context
+        self.local = local
+        self.peerAddress = peerAddress
+        self.tlsSessionContext = tlsSessionContext
+        self.logger = logger
+    }
+
+    /// PASV/EPSV: listen on a free passive port; the address and port to announce, or why not.
+    func openPassive() -> Result<(address: IPAddress, port: UInt16), DataChannelError> {
+        stopWaiting()
+        guard reserveDescriptors() else {
+            logger.warning("passive listener refused: descriptor budget exhausted")
+            return .failure(DataChannelError("too many connections in use, try again shortly"))
+        }
+        do {
+            let listener = try PassiveListener(loop: loop, local: local, expectedPeer: peerAddress, allocator: context.passivePorts)
+            passive = listener
+            let announced = context.configuration.passiveAddress.flatMap(IPAddress.init) ?? IPAddress(local.host) ?? .v4(127, 0, 0, 1)
+            return .success((announced, listener.port))
+        } catch {
+            releaseDescriptors()
+            logger.warning("passive listener failed", metadata: ["error": "\(error)"])
+            return .failure(DataChannelError(error.reason))
+        }
+    }
+
+    /// Get the data connection `request` names: take the passive one, or connect out. Exactly one of
+    /// the handlers runs, on the loop, unless `close` comes first; a failure is the outcome to report.
+    func connect(for request: TransferRequest, onConnected: @escaping (consuming DataConnection) -> Void,
+                 onFailed: @escaping (TransferOutcome) -> Void) {
+        let seconds = context.configuration.dataConnectionTimeout
+        connectTimer = EventWatcher.timer(loop: loop) { [weak self] in
+            self?.stopWaiting()
+            onFailed(.dataConnectionFailed("timed out after \(seconds) seconds"))
+        }
+        connectTimer?.schedule(timeoutMilliseconds: seconds * 1000)
+        let arrived: (consuming Descriptor) -> Void = { [weak self] socket in
+            guard let self else { return }
+            self.stopWaiting()
+            switch self.wrap(socket, protected: request.protected) {
+            case .success(let connection): onConnected(connection)
+            case .failure(let outcome): onFailed(outcome)
+            }
+        }
+        switch request.endpoint {
+        case .passive:
+            guard let passive else { return onFailed(.dataConnectionFailed("no passive listener")) }
+            passive.takeConnection { arrived(Descriptor(taking: $0)) }
+        case .active(let address, let port):
+            guard reserveDescriptors() else { return onFailed(.dataConnectionFailed("too many connections in use, try again shortly")) }
+            guard let remote = SocketAddress(host: address.description, port: port) else {
+                return onFailed(.dataConnectionFailed("bad address \(address)"))
+            }
+            do {
+                connector = try ActiveConnector(loop: loop, to: remote, from: local) { [weak self] result in
+                    switch result {
+                    case .success(let fd): arrived(Descriptor(taking: fd))
+                    case .failure(let error):
+                        self?.stopWaiting()
+                        onFailed(.dataConnectionFailed(error.description))
+                    }
+                }
+            } catch {
+                onFailed(.dataConnectionFailed(error.description))
+            }
+        }
+    }
+
+    /// Under PROT P the connection is a TLS server endpoint bound to the control connection's sessions.
+    private func wrap(_ socket: consuming Descriptor, protected: Bool) -> WrapResult {
+        guard protected, let tlsContext = context.tls else { return .success(DataConnection(socket: socket, tls: nil)) }
+        do {
+            let tls = try TLSConnection(context: tlsContext, fd: socket.rawValue, sessionContext: tlsSessionContext)
+            return .success(DataConnection(socket: socket, tls: tls))
+        } catch {
+            return .failure(.dataConnectionInsecure(error.description))
+        }
+    }
+
+    /// Drop the listener or connect under way and give back the descriptors: when a transfer ends,
+    /// when the client asks for no data connection after all, and at the session's end. Idempotent.
+    func close() {
+        stopWaiting()
+        releaseDescriptors()
+    }
+
+    private func stopWaiting() {
+        passive?.close()
+        passive = nil
+        connector?.cancel()
+        connector = nil
+        connectTimer?.cancel()
+        connectTimer = nil
+    }
+
+    /// Hold the descriptors a transfer needs (see `DescriptorBudget`), once per transfer.
+    private func reserveDescriptors() -> Bool {
+        if holdsDescriptors { return true }
+        holdsDescriptors = context.descriptors.acquire(DescriptorBudget.perTransfer)
+        return holdsDescriptors
+    }
+
+    private func releaseDescriptors() {
+        guard holdsDescriptors else { return }
+        holdsDescriptors = false
+        context.descriptors.release(DescriptorBudget.perTransfer)
+    }
+}
+
+/// Why a passive listener could not be opened (the text goes into the 425 reply).
+struct DataChannelError: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
+}
+
+/// A wrapped connection, or the outcome that refused it (noncopyable, so not a `Result`).
+private enum WrapResult: ~Copyable {
+    case success(DataConnection)
+    case failure(TransferOutcome)
+}

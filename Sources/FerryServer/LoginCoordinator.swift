@@ -1,0 +1,136 @@
+import FTPCore
+import FerryReactor
+import Logging
+
+/// What a logged-in user's session works with: their home and the limits their transfers obey.
+struct LoginGrant {
+    let account: Account
+    /// Where the home is on disk (for the xferlog).
+    let home: String
+    let fileSystem: JailedFileSystem
+    let maxFileSize: UInt64?
+    let quota: DiskQuota?
+    /// Bandwidth caps: the server's own, and the user's shared ones.
+    let downloadCaps: [TokenBucket]
+    let uploadCaps: [TokenBucket]
+}
+
+/// The login pipeline of one session: bans (checked at every PASS), password hashing on the worker
+/// pool, the growing delay before a failure's reply, the per-user session limit, the first quota walk
+/// (off the loop) and opening the home. Each attempt reports one `Result` on the loop. Holds the
+/// user's place in `context.users` until `end`.
+final class LoginCoordinator {
+    enum Result {
+        case loggedIn(LoginGrant)
+        /// Wrong user or password; reported after the failure delay.
+        case failed
+        /// Close the session with this reason (address banned, user at max-sessions).
+        case refused(String)
+        /// The password matched but the home cannot be opened.
+        case homeUnavailable
+    }
+
+    private let loop: EventLoop
+    private let context: ServerContext
+    private let peerAddress: IPAddress
+    private let logger: Logger
+    private let report: (Result) -> Void
+    private var delayTimer: EventWatcher?
+    /// The user counted in `context.users`.
+    private var registeredUser: String?
+    private var ended = false
+
+    init(loop: EventLoop, context: ServerContext, peerAddress: IPAddress, logger: Logger, report: @escaping (Result) -> Void) {
+        self.loop = loop
+        self.context = context
+        self.peerAddress = peerAddress
+        self.logger = logger
+        self.report = report
+    }
+
+    /// USER/PASS. `failureDelayMilliseconds` holds back a rejection: growing delays make password
+    /// guessing slow.
+    func authenticate(user: String, password: Password, failureDelayMilliseconds: Int) {
+        guard !refusedForBan() else { return }
+        logger.info("login attempt", metadata: ["user": "\(user)"])
+        let bound = LoopBound(self, loop: loop)
+        context.authenticator.verify(user: user, password: password) { outcome in
+            bound.loop.execute { bound.value.verified(user: user, outcome, failureDelayMilliseconds: failureDelayMilliseconds) }
+        }
+    }
+
+    func anonymous() {
+        guard !refusedForBan() else { return }
+        let (account, home) = context.authenticator.anonymous
+        enterHome(account, home: home, limits: UserLimits())
+    }
+
+    /// Forget pending work and give back the user's place.
+    func end() {
+        ended = true
+        delayTimer?.cancel()
+        delayTimer = nil
+        if let registeredUser { context.users.leave(registeredUser) }
+        registeredUser = nil
+    }
+
+    /// A session opened before its address was banned must not go on guessing: the ban is checked at
+    /// every PASS, not only when the connection is accepted.
+    private func refusedForBan() -> Bool {
+        guard let remaining = context.bans.remainingBan(peerAddress, now: MonotonicClock.seconds()) else { return false }
+        logger.notice("login refused: address banned", metadata: ["seconds": "\(remaining)"])
+        report(.refused("Too many failed logins from your address: try again in \(remaining) seconds."))
+        return true
+    }
+
+    private func verified(user: String, _ outcome: Authenticator.Outcome, failureDelayMilliseconds: Int) {
+        guard !ended else { return }
+        switch outcome {
+        case .accepted(let account, let home, let limits):
+            if let limit = limits.quota, context.users.quota(for: account.name, limit: limit) == nil {
+                // First session of a user with a quota: measure the home off the loop.
+                loop.offload({ DiskQuota(limit: limit, used: DiskQuota.measure(home)) }) { [weak self] quota in
+                    self?.enterHome(account, home: home, limits: limits, measured: quota)
+                }
+                return
+            }
+            enterHome(account, home: home, limits: limits)
+        case .rejected:
+            context.metrics.login(succeeded: false)
+            logger.notice("login failed", metadata: ["user": "\(user)"])
+            if let seconds = context.bans.failed(peerAddress, now: MonotonicClock.seconds()) {
+                logger.warning("address banned after repeated failed logins", metadata: ["seconds": "\(seconds)"])
+            }
+            delayTimer = EventWatcher.timer(loop: loop) { [weak self] in
+                guard let self else { return }
+                self.delayTimer = nil
+                self.report(.failed)
+            }
+            delayTimer?.schedule(timeoutMilliseconds: failureDelayMilliseconds)
+        }
+    }
+
+    private func enterHome(_ account: Account, home: String, limits: UserLimits, measured: DiskQuota? = nil) {
+        guard !ended else { return }
+        guard let admission = context.users.enter(account.name, limits: limits, measured: measured) else {
+            logger.notice("login refused: user at max-sessions", metadata: ["user": "\(account.name)"])
+            return report(.refused("Too many sessions for \(account.name) (\(limits.maxSessions ?? 0)); try again later."))
+        }
+        let configuration = context.configuration
+        do {
+            let fileSystem = JailedFileSystem(home: try context.homes.handle(for: home), umask: limits.umask ?? configuration.umask,
+                                              atomicUploads: configuration.atomicUploads, quota: admission.quota)
+            registeredUser = account.name
+            logger.info("login ok", metadata: ["user": "\(account.name)", "home": "\(home)", "readOnly": "\(account.readOnly)"])
+            context.metrics.login(succeeded: true)
+            report(.loggedIn(LoginGrant(
+                account: account, home: home, fileSystem: fileSystem, maxFileSize: limits.maxFileSize, quota: admission.quota,
+                downloadCaps: [configuration.downloadRate.map(TokenBucket.init), admission.download].compactMap { $0 },
+                uploadCaps: [configuration.uploadRate.map(TokenBucket.init), admission.upload].compactMap { $0 })))
+        } catch {
+            context.users.leave(account.name)
+            logger.error("login refused: cannot open home", metadata: ["user": "\(account.name)", "home": "\(home)", "error": "\(error)"])
+            report(.homeUnavailable)
+        }
+    }
+}
