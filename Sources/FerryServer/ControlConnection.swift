@@ -5,8 +5,8 @@ import Glibc
 import Logging
 
 /// One client session on one loop: the control stream and the `Session` state machine, whose effects
-/// it carries out with three helpers: `LoginCoordinator` (logins), `DataChannel` (data connections)
-/// and `TransferRecorder` (logs, xferlog, metrics); a `DataTransfer` runs each transfer.
+/// it carries out with its helpers: `LoginCoordinator` (logins), `DataChannel` (data connections)
+/// and `TransferCoordinator` (each transfer, from its connection to its record).
 ///
 /// Everything happens in `run`, one step at a time: the session's effects, and the work of callbacks
 /// (timers, workers, the transfer's end). A step never runs inside another: what a step causes is
@@ -16,8 +16,6 @@ import Logging
 /// much output is queued, the socket is not read. Keeps itself alive (through its watchers'
 /// handlers) until its socket is closed; its limits and descriptors are released only then.
 final class ControlConnection {
-    /// Held lines at which reading pauses (ABOR cannot overtake a transfer past this many).
-    static let maxHeldLines = 64
     /// Output queued at which commands wait and reading pauses, until the client reads it.
     static let maxPendingOutput = 256 << 10
     /// A closing session's last replies get this long to reach a client that is not reading;
@@ -36,8 +34,7 @@ final class ControlConnection {
     let peerAddress: IPAddress
     private var stream: Stream?
     private var session: Session
-    private var reader = ControlLineReader()
-    private var held: [ControlLineReader.Output] = []
+    private var pending = PendingCommands()
     private var steps: [Step] = []
     /// What the step being run caused: it runs next, before the steps queued behind.
     private var caused: [Step] = []
@@ -47,12 +44,9 @@ final class ControlConnection {
     private var loginTimer: EventWatcher?
     private var login: LoginCoordinator!
     private let dataChannel: DataChannel
-    private let recorder: TransferRecorder
-    /// Set once the user is logged in.
-    private var grant: LoginGrant?
-    private var transfer: DataTransfer?
-    private var request: TransferRequest?
-    private var transferStart: Int64 = 0
+    private var transfers: TransferCoordinator!
+    /// The logged-in user's home (for directory listings).
+    private var fileSystem: JailedFileSystem?
     private var statusListing: StatusListing?
     private var logger: Logger
     private var onEnd: ((ControlConnection) -> Void)?
@@ -80,7 +74,10 @@ final class ControlConnection {
                           implicitTLS: implicitTLS, clock: { Int64(time(nil)) })
         dataChannel = DataChannel(loop: loop, context: context, local: local, peerAddress: peerAddress,
                                   tlsSessionContext: tlsSessionContext, logger: logger)
-        recorder = TransferRecorder(context: context, peerAddress: peerAddress)
+        transfers = TransferCoordinator(loop: loop, context: context, channel: dataChannel,
+                                        recorder: TransferRecorder(context: context, peerAddress: peerAddress), logger: logger) { [weak self] outcome in
+            self?.run([.event { $0.transferEnded(outcome) }])
+        }
         login = LoginCoordinator(loop: loop, context: context, peerAddress: peerAddress, logger: logger) { [weak self] result in
             self?.run([.event { $0.loggedIn(result) }])
         }
@@ -120,8 +117,7 @@ final class ControlConnection {
     /// Server shutdown: close idle sessions now; a session with a running transfer closes after it.
     func shutDown() {
         if session.isTransferring {
-            held.removeAll()
-            held.append(.line(Array("QUIT".utf8)))
+            pending.replaceAll(with: "QUIT")
         } else {
             apply(session.shutdown("Server shutting down."))
         }
@@ -131,7 +127,7 @@ final class ControlConnection {
 
     private func received(_ bytes: [UInt8]) {
         armIdleTimer()
-        held.append(contentsOf: reader.feed(bytes))
+        pending.feed(bytes)
         run()
     }
 
@@ -152,25 +148,11 @@ final class ControlConnection {
                 steps.insert(contentsOf: caused, at: 0)
                 caused.removeAll()
             }
-            guard !ended, let line = nextHeldLine() else { break }
-            var verb = "?"
-            if case .line(let bytes) = line, case .success(let command) = Command.parse(bytes) { verb = command.verb }
+            guard !ended, outputHasRoom, let (line, verb) = pending.next(for: session) else { break }
             steps = session.handle(line).map { .effect($0, verb: verb) }
         }
         running = false
-        stream?.readingPaused = held.count >= ControlConnection.maxHeldLines || !outputHasRoom
-    }
-
-    private func nextHeldLine() -> ControlLineReader.Output? {
-        guard !held.isEmpty, !session.closed, outputHasRoom else { return nil }
-        if !session.isBusy { return held.removeFirst() }
-        guard session.isTransferring, let index = held.firstIndex(where: ControlConnection.isAbort) else { return nil }
-        return held.remove(at: index)
-    }
-
-    private static func isAbort(_ output: ControlLineReader.Output) -> Bool {
-        guard case .line(let bytes) = output, case .success(let command) = Command.parse(bytes) else { return false }
-        return command.verb == "ABOR"
+        stream?.readingPaused = pending.isFull || !outputHasRoom
     }
 
     private var outputHasRoom: Bool { (stream?.pendingOutput ?? 0) < ControlConnection.maxPendingOutput }
@@ -200,13 +182,13 @@ final class ControlConnection {
             case .failure(let error): apply(session.passiveListenerFailed(error.reason))
             }
         case .closePassiveListener: dataChannel.close()
-        case .startTransfer(let request): startTransfer(request)
+        case .startTransfer(let request): transfers.start(request)
         case .openDirectory(let path): openDirectory(path)
         case .sendStatusListing(let handle, let opening, let closing):
             stream?.write(opening.encodedAsOpening)
             statusListing = StatusListing(listing: handle.listing, closing: closing)
             sendStatusListing()
-        case .abortTransfer: abortTransfer()
+        case .abortTransfer: transfers.abort()
         case .upgradeToTLS: upgradeToTLS()
         case .close: end()
         }
@@ -232,8 +214,10 @@ final class ControlConnection {
     private func loggedIn(_ result: LoginCoordinator.Result) {
         switch result {
         case .loggedIn(let grant):
-            self.grant = grant
+            fileSystem = grant.fileSystem
+            transfers.grant = grant
             logger[metadataKey: "user"] = "\(grant.account.name)"
+            transfers.logger = logger
             loginTimer?.cancel()
             loginTimer = nil
             apply(session.loginSucceeded(grant.account, fileSystem: grant.fileSystem))
@@ -248,7 +232,7 @@ final class ControlConnection {
     /// LIST, NLST, MLSD and STAT of a directory: reading its names can take long, so it happens on
     /// a worker thread.
     private func openDirectory(_ path: VirtualPath) {
-        guard let fileSystem = grant?.fileSystem else { return }
+        guard let fileSystem else { return }
         loop.offload({
             Result { () throws(FileSystemError) -> any DirectoryListing in try fileSystem.openDirectory(path) }
         }) { [weak self] result in
@@ -256,37 +240,22 @@ final class ControlConnection {
         }
     }
 
-    /// A STAT of a directory under way: its listing, the reply line that ends it, and whether a
-    /// batch is being rendered off the loop.
-    private struct StatusListing {
-        let listing: any DirectoryListing
-        let closing: Reply
-        var fetching = false
-    }
-
-    /// Send the next batch of a STAT listing, rendered off the loop, while the client reads what
-    /// was sent (resumed when the output drains); the closing line ends it.
+    /// Send the next batch of a STAT listing while the client reads what was sent (resumed when the
+    /// output drains); the closing line ends it.
     private func sendStatusListing() {
-        guard let status = statusListing, !status.fetching, outputHasRoom else { return }
-        statusListing?.fetching = true
-        let now = Int64(time(nil))
-        loop.offload({
-            status.listing.next(256).map { Reply.middleLine(ListingFormatter.longLine($0, now: now)) }.joined()
-        }) { [weak self] lines in
-            self?.run([.event { $0.statusBatch(lines, closing: status.closing) }])
-        }
+        guard let statusListing, outputHasRoom else { return }
+        statusListing.fetchNext(on: loop) { [weak self] lines in self?.run([.event { $0.statusBatch(lines) }]) }
     }
 
-    private func statusBatch(_ lines: String, closing: Reply) {
-        guard !ended, statusListing != nil else { return }
+    private func statusBatch(_ lines: String) {
+        guard !ended, let listing = statusListing else { return }
         guard !lines.isEmpty else {
             statusListing = nil
-            send(closing)
+            send(listing.closing)
             return apply(session.statusListingSent())
         }
         stream?.write(lines)
         armIdleTimer()
-        statusListing?.fetching = false
         sendStatusListing()
     }
 
@@ -296,8 +265,7 @@ final class ControlConnection {
     /// once the 234 is out.
     private func upgradeToTLS() {
         guard let tls = context.tls else { return }
-        held.removeAll()
-        reader = ControlLineReader()
+        pending.discardAll()
         stream?.startTLS(tls, sessionContext: tlsSessionContext)
         armHandshakeTimer()
     }
@@ -322,57 +290,9 @@ final class ControlConnection {
 
     // MARK: transfers
 
-    private func startTransfer(_ request: TransferRequest) {
-        self.request = request
-        transferStart = MonotonicClock.seconds()
-        dataChannel.connect(for: request, onConnected: { [weak self] connection in
-            guard let self else { return }
-            self.connected(connection)
-        }, onFailed: { [weak self] outcome in
-            self?.run([.event { $0.transferEnded(outcome) }])
-        })
-    }
-
-    private func connected(_ connection: consuming DataConnection) {
-        guard let request, !ended else { return }
-        let upload: Bool
-        if case .store = request.kind { upload = true } else { upload = false }
-        let configuration = context.configuration
-        let tls = connection.tls
-        let transfer = DataTransfer(
-            kind: request.kind, socket: connection.socket, loop: loop, stallSeconds: configuration.transferStallTimeout, tls: tls,
-            tlsPolicy: DataTLSPolicy(requireResumption: configuration.tlsSessionReuseRequired, requireCloseNotify: configuration.tlsCloseNotifyRequired),
-            caps: (upload ? grant?.uploadCaps : grant?.downloadCaps) ?? [], maxFileSize: upload ? grant?.maxFileSize : nil,
-            quota: upload ? grant?.quota : nil, onFinish: { [weak self] outcome in self?.run([.event { $0.transferEnded(outcome) }]) })
-        self.transfer = transfer
-        transfer.start()
-    }
-
-    private func abortTransfer() {
-        if let transfer {
-            transfer.abort()
-        } else if request != nil {
-            transferEnded(.aborted(bytes: 0))
-        }
-    }
-
-    /// Settle the file (close one that never moved, commit or drop an atomic replacement), record
-    /// the transfer, give back the data channel's descriptors and answer the command.
+    /// A transfer ended: settle and record it, then answer the command.
     private func transferEnded(_ reported: TransferOutcome) {
-        guard let request else { return }
-        self.request = nil
-        let started = transfer != nil
-        transfer = nil
-        dataChannel.close()
-        let outcome: TransferOutcome
-        if started {
-            outcome = TransferFiles.settle(request, reported, in: grant?.fileSystem)
-        } else {
-            TransferFiles.discardUnstarted(request, in: grant?.fileSystem)
-            outcome = reported
-        }
-        recorder.record(request, outcome, seconds: Int(MonotonicClock.seconds() - transferStart), account: session.account,
-                        home: grant?.home ?? "", logger: logger)
+        guard let outcome = transfers.settle(reported, account: session.account) else { return }
         apply(session.transferFinished(outcome))
         guard !ended else { return }
         if endAfterTransfer { return end() }
@@ -387,7 +307,7 @@ final class ControlConnection {
         if let reason { logger.info("control connection lost", metadata: ["reason": "\(reason)"]) }
         // An upload already under way keeps what the client sent: let it run to its end of data
         // (bounded by the stall timeout), then end the session.
-        if transfer != nil, case .store = request?.kind {
+        if transfers.isUploading {
             endAfterTransfer = true
             return
         }
@@ -400,13 +320,7 @@ final class ControlConnection {
     private func end() {
         guard !ended else { return }
         ended = true
-        if let transfer {
-            transfer.abort()
-        } else if let request {
-            self.request = nil
-            TransferFiles.discardUnstarted(request, in: grant?.fileSystem)
-        }
-        dataChannel.close()
+        transfers.end()
         login.end()
         statusListing = nil
         idleTimer?.cancel()

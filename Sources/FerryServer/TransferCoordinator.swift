@@ -1,0 +1,102 @@
+import FTPCore
+import FerryReactor
+import Logging
+
+/// A session's one transfer at a time, from its request to its record: the data connection from
+/// `DataChannel`, a `DataTransfer` under the user's limits, then the file settled (`TransferFiles`)
+/// and the transfer recorded (`TransferRecorder`). Every end is reported once through `onEnded`;
+/// the owner hands it back to `settle` as a step of its own, never from inside the transfer.
+final class TransferCoordinator {
+    private let loop: EventLoop
+    private let context: ServerContext
+    private let channel: DataChannel
+    private let recorder: TransferRecorder
+    private let onEnded: (TransferOutcome) -> Void
+    private var request: TransferRequest?
+    private var transfer: DataTransfer?
+    private var startedAt: Int64 = 0
+    /// The logged-in user's home and limits.
+    var grant: LoginGrant?
+    var logger: Logger
+
+    init(loop: EventLoop, context: ServerContext, channel: DataChannel, recorder: TransferRecorder, logger: Logger,
+         onEnded: @escaping (TransferOutcome) -> Void) {
+        self.loop = loop
+        self.context = context
+        self.channel = channel
+        self.recorder = recorder
+        self.logger = logger
+        self.onEnded = onEnded
+    }
+
+    /// An upload is moving data (it may finish after the control connection is gone).
+    var isUploading: Bool {
+        guard transfer != nil, case .store = request?.kind else { return false }
+        return true
+    }
+
+    func start(_ request: TransferRequest) {
+        self.request = request
+        startedAt = MonotonicClock.seconds()
+        channel.connect(for: request, onConnected: { [weak self] connection in
+            guard let self else { return }
+            self.run(connection)
+        }, onFailed: onEnded)
+    }
+
+    private func run(_ connection: consuming DataConnection) {
+        guard let request else { return }
+        let upload: Bool
+        if case .store = request.kind { upload = true } else { upload = false }
+        let configuration = context.configuration
+        let tls = connection.tls
+        let transfer = DataTransfer(
+            kind: request.kind, socket: connection.socket, loop: loop, stallSeconds: configuration.transferStallTimeout, tls: tls,
+            tlsPolicy: DataTLSPolicy(requireResumption: configuration.tlsSessionReuseRequired, requireCloseNotify: configuration.tlsCloseNotifyRequired),
+            caps: (upload ? grant?.uploadCaps : grant?.downloadCaps) ?? [], maxFileSize: upload ? grant?.maxFileSize : nil,
+            quota: upload ? grant?.quota : nil, onFinish: onEnded)
+        self.transfer = transfer
+        transfer.start()
+    }
+
+    /// ABOR: a running transfer stops with RST; one still waiting for its connection ends at once.
+    func abort() {
+        if let transfer {
+            transfer.abort()
+        } else if request != nil {
+            onEnded(.aborted(bytes: 0))
+        }
+    }
+
+    /// A reported end: close a file that never moved or settle one that did, record the transfer,
+    /// give back the data channel. The outcome to answer with; nil when no transfer was running.
+    func settle(_ reported: TransferOutcome, account: Account?) -> TransferOutcome? {
+        guard let request else { return nil }
+        self.request = nil
+        let started = transfer != nil
+        transfer = nil
+        channel.close()
+        let outcome: TransferOutcome
+        if started {
+            outcome = TransferFiles.settle(request, reported, in: grant?.fileSystem)
+        } else {
+            TransferFiles.discardUnstarted(request, in: grant?.fileSystem)
+            outcome = reported
+        }
+        recorder.record(request, outcome, seconds: Int(MonotonicClock.seconds() - startedAt), account: account,
+                        home: grant?.home ?? "", logger: logger)
+        return outcome
+    }
+
+    /// The session ends: a running transfer is aborted (its end is still reported and settled); one
+    /// that never started just closes its file.
+    func end() {
+        if let transfer {
+            transfer.abort()
+        } else if let request {
+            self.request = nil
+            TransferFiles.discardUnstarted(request, in: grant?.fileSystem)
+        }
+        channel.close()
+    }
+}
