@@ -55,6 +55,7 @@ let package = Package(
             path: "bench/Sources/ftpbench"
         ),
         .testTarget(name: "FTPCoreTests", dependencies: ["FTPCore"]),
+        .testTarget(name: "FerryReactorTests", dependencies: ["FerryReactor"]),
         .testTarget(name: "FerryServerTests", dependencies: ["FerryServer"]),
         .testTarget(name: "FerryIntegrationTests", dependencies: ["FTPCore"]),
     ]

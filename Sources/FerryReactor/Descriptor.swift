@@ -5,7 +5,7 @@ import Glibc
 /// that needs the number borrows `rawValue`; code that hands it to a C owner (a bufferevent or
 /// listener that closes on free) calls `release()`. Open files travel inside the session's effects
 /// (copyable values), so they have a reference-type owner of their own, FTPCore's `FileDescriptor`.
-public struct Descriptor: ~Copyable {
+public struct Descriptor: ~Copyable, Sendable {
     public let rawValue: Int32
 
     /// Own `rawValue` from now on (a fresh descriptor from a system call).

@@ -2,31 +2,30 @@ import CLibevent
 import Glibc
 
 /// Accepts connections on a listening socket (libevent's evconnlistener) and hands each new
-/// descriptor and peer address to `handler` on the loop. Owns and closes the socket.
+/// connection's descriptor and peer address to `handler` on the loop. Owns and closes the socket.
 public final class Listener {
     private var listener: OpaquePointer?
-    private var handler: ((Int32, SocketAddress) -> Void)?
+    private var handler: ((consuming Descriptor, SocketAddress) -> Void)?
     private var resumeTimer: EventWatcher?
     private var onAcceptError: ((SystemError) -> Void)?
     public let address: SocketAddress
 
-    /// Listen on `fd` (from `Sockets.listen`). `onAcceptError` hears of accept failures (EMFILE and
-    /// the like), after which accepting pauses for 100 ms.
-    public init(loop: EventLoop, fd: Int32, onAcceptError: ((SystemError) -> Void)? = nil, handler: @escaping (Int32, SocketAddress) -> Void) {
+    /// Listen on `socket` (from `Sockets.listen`). `onAcceptError` hears of accept failures (EMFILE
+    /// and the like), after which accepting pauses for 100 ms.
+    public init(loop: EventLoop, socket: consuming Descriptor, onAcceptError: ((SystemError) -> Void)? = nil,
+                handler: @escaping (consuming Descriptor, SocketAddress) -> Void) {
         self.handler = handler
         self.onAcceptError = onAcceptError
-        self.address = SocketAddress.local(of: fd) ?? SocketAddress(storage: sockaddr_storage())
+        self.address = SocketAddress.local(of: socket.rawValue) ?? SocketAddress(storage: sockaddr_storage())
         let context = Unmanaged.passUnretained(self).toOpaque()
         listener = evconnlistener_new(loop.base, { _, fd, address, length, context in
             let listener = Unmanaged<Listener>.fromOpaque(context!).takeUnretainedValue()
             withExtendedLifetime(listener) {
-                guard let address, let handler = listener.handler else {
-                    Glibc.close(fd)
-                    return
-                }
-                handler(fd, SocketAddress(copying: address, length: Int(length)))
+                let connection = Descriptor(taking: fd)
+                guard let address, let handler = listener.handler else { return }
+                handler(connection, SocketAddress(copying: address, length: Int(length)))
             }
-        }, context, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd)
+        }, context, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, socket.release())
         evconnlistener_set_error_cb(listener) { _, context in
             let listener = Unmanaged<Listener>.fromOpaque(context!).takeUnretainedValue()
             withExtendedLifetime(listener) { listener.pauseAfterAcceptError() }

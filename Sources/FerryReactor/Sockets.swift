@@ -1,37 +1,35 @@
 import Glibc
 
 /// The raw socket calls the server makes outside libevent: listening sockets with the options the
-/// design needs, non-blocking connects, and small option setters. Every failure is a `SystemError`.
+/// design needs, non-blocking connects, and small option setters. Every failure is a `SystemError`;
+/// every new socket comes back as a `Descriptor`, closed if the call fails half-way.
 public enum Sockets {
     /// A non-blocking, close-on-exec listening TCP socket bound to `address`.
     /// `reusePort` lets one listener per loop share the port (the kernel spreads connections).
-    public static func listen(on address: SocketAddress, reusePort: Bool, backlog: Int32) throws(SystemError) -> Int32 {
-        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("socket") }
+    public static func listen(on address: SocketAddress, reusePort: Bool, backlog: Int32) throws(SystemError) -> Descriptor {
+        let socket = try newSocket(address.family, nonBlocking: true)
+        let fd = socket.rawValue
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         if reusePort { setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size)) }
         if address.isIPv6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
-        let bound = address.withSockaddr { bind(fd, $0, $1) }
-        guard bound == 0 else {
-            let error = SystemError("bind \(address)")
-            Glibc.close(fd)
-            throw error
-        }
-        guard Glibc.listen(fd, backlog) == 0 else {
-            let error = SystemError("listen \(address)")
-            Glibc.close(fd)
-            throw error
-        }
-        return fd
+        guard address.withSockaddr({ bind(fd, $0, $1) }) == 0 else { throw SystemError("bind \(address)") }
+        guard Glibc.listen(fd, backlog) == 0 else { throw SystemError("listen \(address)") }
+        return socket
+    }
+
+    private static func newSocket(_ family: Int32, nonBlocking: Bool) throws(SystemError) -> Descriptor {
+        let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
+        let fd = Glibc.socket(family, flags, 0)
+        guard fd >= 0 else { throw SystemError("socket") }
+        return Descriptor(taking: fd)
     }
 
     /// Fail with EADDRINUSE when another socket holds `address`, even one with SO_REUSEPORT (which
     /// would otherwise let a second server silently share the port with the first).
     public static func checkAvailable(_ address: SocketAddress) throws(SystemError) {
-        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("socket") }
-        defer { Glibc.close(fd) }
+        let socket = try newSocket(address.family, nonBlocking: false)
+        let fd = socket.rawValue
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         if address.isIPv6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
@@ -40,9 +38,9 @@ public enum Sockets {
 
     /// Start a non-blocking connect from `local`'s address (any port) to `remote`; the socket becomes
     /// writable when the connect finishes (check `pendingError`).
-    public static func connect(to remote: SocketAddress, from local: SocketAddress?) throws(SystemError) -> Int32 {
-        let fd = socket(remote.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("socket") }
+    public static func connect(to remote: SocketAddress, from local: SocketAddress?) throws(SystemError) -> Descriptor {
+        let socket = try newSocket(remote.family, nonBlocking: true)
+        let fd = socket.rawValue
         if var local, local.family == remote.family {
             local.port = 0
             var one: Int32 = 1
@@ -50,12 +48,8 @@ public enum Sockets {
             _ = local.withSockaddr { bind(fd, $0, $1) }
         }
         let result = remote.withSockaddr { Glibc.connect(fd, $0, $1) }
-        if result != 0 && errno != EINPROGRESS {
-            let error = SystemError("connect \(remote)")
-            Glibc.close(fd)
-            throw error
-        }
-        return fd
+        if result != 0 && errno != EINPROGRESS { throw SystemError("connect \(remote)") }
+        return socket
     }
 
     /// The error a finished non-blocking connect left (0 when it succeeded).
@@ -84,9 +78,5 @@ public enum Sockets {
     public static func setCorked(_ fd: Int32, _ corked: Bool) {
         var value: Int32 = corked ? 1 : 0
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
-    }
-
-    public static func close(_ fd: Int32) {
-        _ = Glibc.close(fd)
     }
 }

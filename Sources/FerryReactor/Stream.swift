@@ -6,10 +6,13 @@ import Glibc
 /// connections: incoming bytes go to `onRead`, `write` queues output, `onDrained` says the output
 /// has all reached the kernel, `readingPaused` applies backpressure, and `closeAfterFlush` closes once
 /// everything queued has reached the kernel or a deadline passed, whichever comes first. It can
-/// start as TLS (implicit FTPS) or switch to TLS in place (`startTLS`, for AUTH TLS). Owns the descriptor.
+/// start as TLS (implicit FTPS) or switch to TLS in place (`startTLS`, for AUTH TLS). Owns the socket:
+/// as a `Descriptor` while plaintext, then through the TLS bufferevent, which closes it when freed.
 public final class Stream {
     private var bev: OpaquePointer?
-    public let fd: Int32
+    private var descriptor: Descriptor?
+    /// The socket's number, valid until `close`.
+    private let fd: Int32
     private var onRead: (([UInt8]) -> Void)?
     private var onClose: ((String?) -> Void)?
     /// Everything written so far has reached the kernel.
@@ -18,7 +21,6 @@ public final class Stream {
     /// Runs once the socket is closed after `closeAfterFlush`.
     private var onClosed: (() -> Void)?
     private var closeDeadline: EventWatcher?
-    private var fdClosed = false
     /// Holds the stream alive while `closeAfterFlush` waits for the output to drain, so the owner can
     /// let go of it at once.
     private var keepAlive: Unmanaged<Stream>?
@@ -35,9 +37,10 @@ public final class Stream {
     /// connection fails (with a reason), not when `close()` is called. With `tls`, the stream starts
     /// with a TLS handshake (implicit FTPS).
     /// `onSecured` runs after each completed TLS handshake.
-    public init(loop: EventLoop, fd: Int32, tls: (TLSContext, sessionContext: [UInt8])? = nil,
+    public init(loop: EventLoop, socket: consuming Descriptor, tls: (TLSContext, sessionContext: [UInt8])? = nil,
                 onRead: @escaping ([UInt8]) -> Void, onClose: @escaping (String?) -> Void, onSecured: @escaping () -> Void = {}) {
-        self.fd = fd
+        fd = socket.rawValue
+        descriptor = consume socket
         self.loop = loop
         self.onRead = onRead
         self.onClose = onClose
@@ -79,6 +82,8 @@ public final class Stream {
             self.ssl = nil
             return
         }
+        // The TLS bufferevent closes the socket when it is freed (CLOSE_ON_FREE also frees the SSL).
+        _ = descriptor.take()?.release()
         // Many clients drop the control connection without close_notify: that is an end, not an error.
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1)
         setCallbacks()
@@ -163,11 +168,8 @@ public final class Stream {
                 ERR_clear_error()
             }
             bufferevent_free(bev)
-            if ssl == nil { Glibc.close(fd) }
-        } else if !fdClosed && ssl == nil {
-            Glibc.close(fd)
         }
-        fdClosed = true
+        descriptor = nil
         bev = nil
         onRead = nil
         onClose = nil
@@ -212,9 +214,7 @@ public final class Stream {
         if Int32(what) & BEV_EVENT_EOF == 0 {
             let tlsError = bev.map { bufferevent_get_openssl_error($0) } ?? 0
             if tlsError != 0 {
-                var buffer = [CChar](repeating: 0, count: 256)
-                ERR_error_string_n(tlsError, &buffer, buffer.count)
-                reason = "TLS: " + String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                reason = "TLS: " + TLSError.text(of: tlsError)
             } else {
                 reason = errno == 0 ? "connection error" : String(cString: strerror(errno))
             }

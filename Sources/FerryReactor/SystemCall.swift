@@ -24,3 +24,13 @@ public func syscall<T: FixedWidthInteger>(_ call: StaticString, _ body: () -> T)
         }
     }
 }
+
+/// Write all of `bytes` to a file (regular files never say EAGAIN, so `.wouldBlock` just retries).
+public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+    var offset = 0
+    while offset < bytes.count {
+        if case .processed(let n) = try syscall("write", { Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }) {
+            offset += n
+        }
+    }
+}

@@ -5,10 +5,15 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 
-    /// The text of OpenSSL's newest queued error (and clear the queue).
-    static func openSSLReason() -> String {
+    /// The text of OpenSSL's oldest queued error (and clear the queue).
+    public static func openSSLReason() -> String {
         let code = ERR_get_error()
         ERR_clear_error()
+        return text(of: code)
+    }
+
+    /// OpenSSL's text for an error code.
+    static func text(of code: UInt) -> String {
         guard code != 0 else { return "unknown OpenSSL error" }
         var buffer = [CChar](repeating: 0, count: 256)
         ERR_error_string_n(code, &buffer, buffer.count)

@@ -60,11 +60,11 @@ final class ControlConnection {
     /// `TLSContext.makeSSL`), so a client behind the same NAT cannot take over a passive port.
     private let tlsSessionContext: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
 
-    init(loop: EventLoop, context: ServerContext, fd: Int32, peer: SocketAddress, implicitTLS: Bool,
+    init(loop: EventLoop, context: ServerContext, socket: consuming Descriptor, peer: SocketAddress, implicitTLS: Bool,
          onEnd: @escaping (ControlConnection) -> Void) {
         self.loop = loop
         self.context = context
-        let local = SocketAddress.local(of: fd) ?? peer
+        let local = SocketAddress.local(of: socket.rawValue) ?? peer
         peerAddress = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
         self.onEnd = onEnd
         var logger = context.logger
@@ -81,9 +81,9 @@ final class ControlConnection {
         login = LoginCoordinator(loop: loop, context: context, peerAddress: peerAddress, logger: logger) { [weak self] result in
             self?.run([.event { $0.loggedIn(result) }])
         }
-        _ = ferry_set_oobinline(fd)
+        _ = ferry_set_oobinline(socket.rawValue)
         let tls = implicitTLS ? context.tls.map { ($0, sessionContext: tlsSessionContext) } : nil
-        stream = Stream(loop: loop, fd: fd, tls: tls, onRead: { [weak self] in self?.received($0) },
+        stream = Stream(loop: loop, socket: socket, tls: tls, onRead: { [weak self] in self?.received($0) },
                         onClose: { [weak self] reason in self?.run([.event { $0.peerClosed(reason) }]) },
                         onSecured: later { $0.secured() })
         stream?.onDrained = later { $0.sendStatusListing() }

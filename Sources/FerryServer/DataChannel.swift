@@ -73,20 +73,16 @@ final class DataChannel {
         switch request.endpoint {
         case .passive:
             guard let passive else { return onFailed(.dataConnectionFailed("no passive listener")) }
-            passive.takeConnection { arrived(Descriptor(taking: $0)) }
+            passive.takeConnection(arrived)
         case .active(let address, let port):
             guard reserveDescriptors() else { return onFailed(.dataConnectionFailed("too many connections in use, try again shortly")) }
             guard let remote = SocketAddress(host: address.description, port: port) else {
                 return onFailed(.dataConnectionFailed("bad address \(address)"))
             }
             do {
-                connector = try ActiveConnector(loop: loop, to: remote, from: local) { [weak self] result in
-                    switch result {
-                    case .success(let fd): arrived(Descriptor(taking: fd))
-                    case .failure(let error):
-                        self?.stopWaiting()
-                        onFailed(.dataConnectionFailed(error.description))
-                    }
+                connector = try ActiveConnector(loop: loop, to: remote, from: local, onConnected: arrived) { [weak self] error in
+                    self?.stopWaiting()
+                    onFailed(.dataConnectionFailed(error.description))
                 }
             } catch {
                 onFailed(.dataConnectionFailed(error.description))

@@ -8,38 +8,33 @@ final class PassiveListener {
     let port: UInt16
     private let allocator: PassivePortAllocator
     private var listener: Listener?
-    private var accepted: Int32?
-    private var waiter: ((Int32) -> Void)?
+    private var accepted: Descriptor?
+    private var waiter: ((consuming Descriptor) -> Void)?
     /// The port is still ours: released once, on the first `close` (a second release could free
     /// it from under the session that was given it next).
     private var holdsPort = true
 
     init(loop: EventLoop, local: SocketAddress, expectedPeer: IPAddress, allocator: PassivePortAllocator) throws(SystemError) {
-        let (fd, port) = try allocator.open(on: local)
-        self.port = port
+        let socket = try allocator.open(on: local)
+        port = SocketAddress.local(of: socket.rawValue)?.port ?? 0
         self.allocator = allocator
-        listener = Listener(loop: loop, fd: fd) { [weak self] fd, peer in
-            guard let self else { return Sockets.close(fd) }
-            guard IPAddress(peer.host)?.normalised == expectedPeer, self.accepted == nil else {
-                Sockets.close(fd)
-                return
-            }
+        listener = Listener(loop: loop, socket: socket) { [weak self] connection, peer in
+            guard let self, IPAddress(peer.host)?.normalised == expectedPeer, self.accepted == nil else { return }
             self.listener?.close()
             self.listener = nil
             if let waiter = self.waiter {
                 self.waiter = nil
-                waiter(fd)
+                waiter(connection)
             } else {
-                self.accepted = fd
+                self.accepted = consume connection
             }
         }
     }
 
     /// Hand over the data connection now if it is there, or as soon as it arrives.
-    func takeConnection(_ handler: @escaping (Int32) -> Void) {
-        if let fd = accepted {
-            accepted = nil
-            handler(fd)
+    func takeConnection(_ handler: @escaping (consuming Descriptor) -> Void) {
+        if let connection = accepted.take() {
+            handler(connection)
         } else {
             waiter = handler
         }
@@ -50,7 +45,6 @@ final class PassiveListener {
         listener?.close()
         listener = nil
         waiter = nil
-        if let fd = accepted { Sockets.close(fd) }
         accepted = nil
         if holdsPort { allocator.release(port) }
         holdsPort = false
@@ -62,38 +56,39 @@ final class PassiveListener {
 /// An outgoing data connection (PORT/EPRT): a non-blocking connect from the control connection's
 /// local address, reported once when it completes or fails.
 final class ActiveConnector {
-    private var fd: Int32
+    private var socket: Descriptor?
     private var watcher: EventWatcher?
-    private var handler: ((Result<Int32, SystemError>) -> Void)?
+    private var onConnected: ((consuming Descriptor) -> Void)?
+    private var onFailed: ((SystemError) -> Void)?
 
-    init(loop: EventLoop, to remote: SocketAddress, from local: SocketAddress, handler: @escaping (Result<Int32, SystemError>) -> Void) throws(SystemError) {
-        fd = try Sockets.connect(to: remote, from: local)
-        self.handler = handler
+    init(loop: EventLoop, to remote: SocketAddress, from local: SocketAddress, onConnected: @escaping (consuming Descriptor) -> Void,
+         onFailed: @escaping (SystemError) -> Void) throws(SystemError) {
+        let socket = try Sockets.connect(to: remote, from: local)
+        let fd = socket.rawValue
+        self.socket = consume socket
+        self.onConnected = onConnected
+        self.onFailed = onFailed
         watcher = EventWatcher.descriptor(loop: loop, fd: fd, .write) { [weak self] _ in
-            guard let self else { return }
-            let error = Sockets.pendingError(self.fd)
-            self.complete(error == 0 ? .success(self.fd) : .failure(SystemError("connect \(remote)", code: error)))
+            guard let self, let socket = self.socket.take() else { return }
+            let error = Sockets.pendingError(fd)
+            let (connected, failed) = (self.onConnected, self.onFailed)
+            self.cancel()
+            if error != 0 {
+                failed?(SystemError("connect \(remote)", code: error))
+            } else if let connected {
+                connected(socket)
+            }
         }
         watcher?.schedule()
-    }
-
-    private func complete(_ result: Result<Int32, SystemError>) {
-        watcher?.cancel()
-        watcher = nil
-        let handler = self.handler
-        self.handler = nil
-        if case .failure = result { Sockets.close(fd) }
-        fd = -1
-        handler?(result)
     }
 
     /// Give up (timeout, ABOR, session end) without reporting. Idempotent.
     func cancel() {
         watcher?.cancel()
         watcher = nil
-        handler = nil
-        if fd >= 0 { Sockets.close(fd) }
-        fd = -1
+        onConnected = nil
+        onFailed = nil
+        socket = nil
     }
 
     deinit { cancel() }

@@ -1,3 +1,4 @@
+import FerryReactor
 import Glibc
 import Synchronization
 
@@ -59,13 +60,15 @@ public final class DiskQuota: Sendable {
     public static func measure(_ path: String) -> UInt64 {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return 0 }
-        return measure(directory: fd)
+        return measure(directory: Descriptor(taking: fd))
     }
 
-    /// Sum a directory (takes ownership of `fd`).
-    private static func measure(directory fd: Int32) -> UInt64 {
+    /// Sum a directory.
+    private static func measure(directory: consuming Descriptor) -> UInt64 {
+        // The DIR stream owns the descriptor from here; closedir closes it.
+        let fd = directory.release()
         guard let dir = fdopendir(fd) else {
-            close(fd)
+            Descriptor(taking: fd).close()
             return 0
         }
         defer { closedir(dir) }
@@ -84,7 +87,7 @@ public final class DiskQuota: Sendable {
                 add(allocated(st))
             case S_IFDIR:
                 let child = openat(dirfd(dir), name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-                if child >= 0 { add(measure(directory: child)) }
+                if child >= 0 { add(measure(directory: Descriptor(taking: child))) }
             default:
                 continue
             }

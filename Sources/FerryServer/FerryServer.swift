@@ -77,20 +77,22 @@ public final class FerryServer {
         let workers = zip(states, loops).map { LoopBound($0, loop: $1) }
         for (index, loop) in loops.enumerated() {
             for (address, implicitTLS) in listeners {
-                let fd: Int32
+                let socket: Descriptor
                 do {
-                    fd = try Sockets.listen(on: address, reusePort: true, backlog: 511)
+                    socket = try Sockets.listen(on: address, reusePort: true, backlog: 511)
                 } catch {
                     throw StartupError("cannot listen on \(address): \(error.reason)")
                 }
                 let onAcceptError: (SystemError) -> Void = { error in
                     current.value.logger.warning("accept failed, pausing new connections for 100 ms", metadata: ["error": "\(error)"])
                 }
-                states[index].listeners.append(Listener(loop: loop, fd: fd, onAcceptError: onAcceptError) { fd, peer in
+                states[index].listeners.append(Listener(loop: loop, socket: socket, onAcceptError: onAcceptError) { connection, peer in
                     let target = balancer.assign(accepting: index)
                     let worker = workers[target]
+                    // Crosses to the serving loop as a number, owned again there.
+                    let fd = connection.release()
                     let serve: @Sendable () -> Void = {
-                        FerryServer.accept(fd: fd, peer: peer, implicitTLS: implicitTLS, loop: (worker.loop, target), state: worker.value,
+                        FerryServer.accept(socket: Descriptor(taking: fd), peer: peer, implicitTLS: implicitTLS, loop: (worker.loop, target), state: worker.value,
                                            context: current.value, balancer: balancer)
                     }
                     if target == index { serve() } else { worker.loop.execute(serve) }
@@ -108,9 +110,9 @@ public final class FerryServer {
     public var maxSessions: Int { context.limiter.maxTotal }
 
     /// Serve a new connection on `loop` (its thread), or refuse it with 421.
-    private static func accept(fd: Int32, peer: SocketAddress, implicitTLS: Bool, loop: (EventLoop, index: Int), state: WorkerState,
+    private static func accept(socket: consuming Descriptor, peer: SocketAddress, implicitTLS: Bool, loop: (EventLoop, index: Int), state: WorkerState,
                                context: ServerContext, balancer: LoopBalancer) {
-        Sockets.setNoDelay(fd)
+        Sockets.setNoDelay(socket.rawValue)
         let address = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
         var refusal: String?
         if state.draining {
@@ -123,7 +125,7 @@ public final class FerryServer {
             refusal = context.limiter.admit(address)
             if refusal != nil { context.descriptors.release(DescriptorBudget.perSession) }
         }
-        let connection = ControlConnection(loop: loop.0, context: context, fd: fd, peer: peer, implicitTLS: implicitTLS) { [unowned state] connection in
+        let connection = ControlConnection(loop: loop.0, context: context, socket: socket, peer: peer, implicitTLS: implicitTLS) { [unowned state] connection in
             state.sessions[ObjectIdentifier(connection)] = nil
             balancer.release(loop.index)
             if refusal == nil {

@@ -6,7 +6,9 @@ import Synchronization
 /// An open home directory (an O_PATH descriptor, the root of a jail), shared by every session in
 /// that home and closed when the last one ends. With a budget, its descriptor is counted there.
 public final class HomeHandle: Sendable {
-    let descriptor: Int32
+    private let owner: Descriptor
+    /// The directory's number, valid while the handle lives.
+    var descriptor: Int32 { owner.rawValue }
     public let path: String
     private let budget: DescriptorBudget?
 
@@ -19,15 +21,12 @@ public final class HomeHandle: Sendable {
             budget?.release(1)
             throw error
         }
-        descriptor = fd
+        owner = Descriptor(taking: fd)
         self.path = path
         self.budget = budget
     }
 
-    deinit {
-        close(descriptor)
-        budget?.release(1)
-    }
+    deinit { budget?.release(1) }
 }
 
 /// The homes open now, by path: ten thousand sessions of one user hold one descriptor for it, not

@@ -1,29 +1,30 @@
 import CFerrySys
 import FTPCore
+import FerryReactor
 import Glibc
 
 /// A directory of a `JailedFileSystem` opened for listing: its names are read and sorted when it
 /// opens, and each `next` stats one batch of them. Both touch the disk once per entry, so the server
 /// runs them on worker threads; they are handed from one thread to the next, never shared, hence
-/// `@unchecked Sendable`. Owns the directory descriptor (closed on deinit).
+/// `@unchecked Sendable`. Owns the directory's descriptor.
 final class JailedDirectoryListing: DirectoryListing, @unchecked Sendable {
     private let jail: JailedFileSystem
     private let path: VirtualPath
-    private let directory: Int32
+    private let directory: Descriptor
     private let names: [String]
     private var index = 0
 
-    /// Open `directory` (a descriptor of `path`, taken over) and read its names. Names that are not
-    /// UTF-8 cannot be named on the wire (RFC 2640) and are left out.
-    init(jail: JailedFileSystem, path: VirtualPath, directory fd: Int32) throws(FileSystemError) {
+    /// Read the names of `directory` (a descriptor of `path`). Names that are not UTF-8 cannot be
+    /// named on the wire (RFC 2640) and are left out.
+    init(jail: JailedFileSystem, path: VirtualPath, directory: consuming Descriptor) throws(FileSystemError) {
         self.jail = jail
         self.path = path
-        // fdopendir takes the descriptor; a duplicate stays ours for fstatat after closedir.
-        let own = dup(fd)
-        guard own >= 0, let dir = fdopendir(fd) else {
+        // fdopendir takes a duplicate (closedir closes it); the original stays ours for fstatat.
+        let duplicate = dup(directory.rawValue)
+        guard duplicate >= 0 else { throw FileSystemError(errno) }
+        guard let dir = fdopendir(duplicate) else {
             let error = FileSystemError(errno)
-            if own >= 0 { Glibc.close(own) }
-            Glibc.close(fd)
+            Descriptor(taking: duplicate).close()
             throw error
         }
         defer { closedir(dir) }
@@ -37,10 +38,8 @@ final class JailedDirectoryListing: DirectoryListing, @unchecked Sendable {
         }
         names.sort()
         self.names = names
-        directory = own
+        self.directory = directory
     }
-
-    deinit { Glibc.close(directory) }
 
     func next(_ count: Int) -> [FileInfo] {
         var entries: [FileInfo] = []
@@ -48,7 +47,7 @@ final class JailedDirectoryListing: DirectoryListing, @unchecked Sendable {
             let name = names[index]
             index += 1
             var st = stat()
-            guard fstatat(directory, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            guard fstatat(directory.rawValue, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
             if st.st_mode & S_IFMT == S_IFLNK {
                 // Show what the link reaches inside the jail; a link that leads nowhere inside is left
                 // out, so a listing never reveals a target outside the home.

@@ -30,13 +30,18 @@ public final class JailedFileSystem: FileSystem, Sendable {
     public func checkKernelSupport() throws(SystemError) {
         let fd = ferry_openat_in_root(home, ".", ferry_O_PATH | ferry_O_CLOEXEC, 0)
         guard fd >= 0 else { throw SystemError("openat2 (needs Linux 5.6 or later)") }
-        Glibc.close(fd)
+        Descriptor(taking: fd).close()
     }
 
-    private func openInJail(_ path: String, _ flags: Int32, mode: UInt32 = 0) throws(FileSystemError) -> Int32 {
+    private func openInJail(_ path: String, _ flags: Int32, mode: UInt32 = 0) throws(FileSystemError) -> Descriptor {
         let fd = ferry_openat_in_root(home, path, flags | ferry_O_CLOEXEC, mode)
         guard fd >= 0 else { throw FileSystemError(errno) }
-        return fd
+        return Descriptor(taking: fd)
+    }
+
+    /// An open file's owner travels inside the session's effects (see `FileDescriptor`).
+    private func openFile(_ path: String, _ flags: Int32, mode: UInt32 = 0) throws(FileSystemError) -> FileDescriptor {
+        FileDescriptor(try openInJail(path, flags, mode: mode).release())
     }
 
     private func status(_ fd: Int32) throws(FileSystemError) -> stat {
@@ -54,20 +59,19 @@ public final class JailedFileSystem: FileSystem, Sendable {
     }
 
     public func info(_ path: VirtualPath) throws(FileSystemError) -> FileInfo {
-        let fd = try openInJail(path.relative, ferry_O_PATH)
-        defer { Glibc.close(fd) }
-        return JailedFileSystem.info(name: path.name, try status(fd))
+        let file = try openInJail(path.relative, ferry_O_PATH)
+        return JailedFileSystem.info(name: path.name, try status(file.rawValue))
     }
 
     public func openDirectory(_ path: VirtualPath) throws(FileSystemError) -> any DirectoryListing {
-        let fd = try openInJail(path.relative, O_RDONLY | ferry_O_DIRECTORY | ferry_O_NONBLOCK)
-        return try JailedDirectoryListing(jail: self, path: path, directory: fd)
+        let directory = try openInJail(path.relative, O_RDONLY | ferry_O_DIRECTORY | ferry_O_NONBLOCK)
+        return try JailedDirectoryListing(jail: self, path: path, directory: directory)
     }
 
     public func openForReading(_ path: VirtualPath) throws(FileSystemError) -> OpenedFile {
         // O_NONBLOCK: a FIFO planted in a home must not stall the loop; it is refused below anyway.
         // Owned from here: a refusal below drops (and so closes) it.
-        let file = FileDescriptor(try openInJail(path.relative, O_RDONLY | ferry_O_NONBLOCK))
+        let file = try openFile(path.relative, O_RDONLY | ferry_O_NONBLOCK)
         let st = try status(file.rawValue)
         guard st.st_mode & S_IFMT == S_IFREG else {
             throw st.st_mode & S_IFMT == S_IFDIR ? FileSystemError.isDirectory : FileSystemError.notRegularFile
@@ -89,7 +93,7 @@ public final class JailedFileSystem: FileSystem, Sendable {
         case .exclusive: flags |= O_EXCL
         case .at: break
         }
-        let file = FileDescriptor(try openInJail(path.relative, flags, mode: 0o666 & ~umask))
+        let file = try openFile(path.relative, flags, mode: 0o666 & ~umask)
         let st = try status(file.rawValue)
         guard st.st_mode & S_IFMT == S_IFREG else { throw FileSystemError.notRegularFile }
         var start: UInt64 = 0
@@ -113,16 +117,15 @@ public final class JailedFileSystem: FileSystem, Sendable {
     private func openReplacement(of target: VirtualPath, mode: UInt32) throws(FileSystemError) -> OpenedFile {
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let temporary = target.parent.appending(".\(target.name).ferry-\(suffix)")
-        let file = FileDescriptor(try openInJail(temporary.relative, O_WRONLY | O_CREAT | O_EXCL | ferry_O_NONBLOCK, mode: mode & 0o777))
+        let file = try openFile(temporary.relative, O_WRONLY | O_CREAT | O_EXCL | ferry_O_NONBLOCK, mode: mode & 0o777)
         return OpenedFile(descriptor: file, size: 0, replacing: (temporary, target))
     }
 
     /// Resolve the parent of `path` inside the jail and run `body` with its descriptor and the name.
     private func inParent<R>(_ path: VirtualPath, _ body: (Int32, String) -> R) throws(FileSystemError) -> R {
         guard !path.isRoot else { throw FileSystemError.permissionDenied }
-        let fd = try openInJail(path.parent.relative, ferry_O_PATH | ferry_O_DIRECTORY)
-        defer { Glibc.close(fd) }
-        return body(fd, path.name)
+        let parent = try openInJail(path.parent.relative, ferry_O_PATH | ferry_O_DIRECTORY)
+        return body(parent.rawValue, path.name)
     }
 
     private func check(_ result: Int32) throws(FileSystemError) {
@@ -169,9 +172,8 @@ public final class JailedFileSystem: FileSystem, Sendable {
 
     /// Acts on an opened descriptor, not a path: utimensat/fchmodat would follow a symlink out of the jail.
     private func withOpened(_ path: VirtualPath, _ body: (Int32) -> Int32) throws(FileSystemError) {
-        let fd = try openInJail(path.relative, O_RDONLY | ferry_O_NONBLOCK)
-        defer { Glibc.close(fd) }
-        try check(body(fd))
+        let file = try openInJail(path.relative, O_RDONLY | ferry_O_NONBLOCK)
+        try check(body(file.rawValue))
     }
 
     public func setModificationTime(_ path: VirtualPath, to seconds: Int64) throws(FileSystemError) {

@@ -12,13 +12,13 @@ public final class PassivePortAllocator: Sendable {
         self.range = range
     }
 
-    /// Bind a listening socket on `local`'s address and a free port; returns the fd and the port.
-    public func open(on local: SocketAddress) throws(SystemError) -> (fd: Int32, port: UInt16) {
+    /// Bind a listening socket on `local`'s address and a free port (read it with
+    /// `SocketAddress.local(of:)`; `release` it when done).
+    public func open(on local: SocketAddress) throws(SystemError) -> Descriptor {
         guard let range else {
             var address = local
             address.port = 0
-            let fd = try Sockets.listen(on: address, reusePort: false, backlog: 1)
-            return (fd, SocketAddress.local(of: fd)?.port ?? 0)
+            return try Sockets.listen(on: address, reusePort: false, backlog: 1)
         }
         let attempts = min(range.count, 64)
         for _ in 0..<attempts {
@@ -32,8 +32,8 @@ public final class PassivePortAllocator: Sendable {
             guard let port else { break }
             var address = local
             address.port = port
-            do {
-                return (try Sockets.listen(on: address, reusePort: false, backlog: 1), port)
+            do throws(SystemError) {
+                return try Sockets.listen(on: address, reusePort: false, backlog: 1)
             } catch {
                 // Another process holds it: try another.
                 release(port)

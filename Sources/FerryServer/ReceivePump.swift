@@ -162,18 +162,12 @@ final class ReceivePump: TransferPump {
     }
 
     private func writeToFile(_ data: UnsafeRawBufferPointer) -> FileSystemError? {
-        var offset = 0
-        while offset < data.count {
-            do {
-                // A regular file never says EAGAIN: `.wouldBlock` just tries again.
-                if case .processed(let n) = try syscall("write", { Glibc.write(file.descriptor.rawValue, data.baseAddress! + offset, data.count - offset) }) {
-                    offset += n
-                }
-            } catch {
-                return FileSystemError(error.code)
-            }
+        do {
+            try writeAll(file.descriptor.rawValue, data)
+            return nil
+        } catch {
+            return FileSystemError(error.code)
         }
-        return nil
     }
 
     /// The file took no more of an upload (quota, size limit, disk error): read what the client is

@@ -1,5 +1,6 @@
 import COpenSSL
 import FTPCore
+import FerryReactor
 import Glibc
 
 /// A self-signed certificate for a quick FTPS start, made with OpenSSL's API: an ECDSA P-256 key and
@@ -7,7 +8,7 @@ import Glibc
 public enum SelfSignedCertificate {
     /// Write `cert.pem` and `key.pem` (mode 0600) into `directory`; returns their paths.
     public static func write(to directory: String, name: String) throws(StartupError) -> (certificate: String, key: String) {
-        guard let key = ferry_generate_p256_key() else { throw StartupError("cannot generate a key: \(openSSLReason())") }
+        guard let key = ferry_generate_p256_key() else { throw StartupError("cannot generate a key: \(TLSError.openSSLReason())") }
         defer { EVP_PKEY_free(key) }
         guard let x509 = X509_new() else { throw StartupError("X509_new failed") }
         defer { X509_free(x509) }
@@ -23,11 +24,11 @@ public enum SelfSignedCertificate {
         X509V3_set_ctx(&context, x509, x509, nil, nil, 0)
         let alternativeName = (IPAddress(name) != nil ? "IP:" : "DNS:") + name
         guard let extensionValue = X509V3_EXT_conf_nid(nil, &context, NID_subject_alt_name, alternativeName) else {
-            throw StartupError("cannot use \(name) as a certificate name: \(openSSLReason())")
+            throw StartupError("cannot use \(name) as a certificate name: \(TLSError.openSSLReason())")
         }
         X509_add_ext(x509, extensionValue, -1)
         X509_EXTENSION_free(extensionValue)
-        guard X509_sign(x509, key, EVP_sha256()) > 0 else { throw StartupError("cannot sign the certificate: \(openSSLReason())") }
+        guard X509_sign(x509, key, EVP_sha256()) > 0 else { throw StartupError("cannot sign the certificate: \(TLSError.openSSLReason())") }
 
         let keyPath = directory + "/key.pem"
         let certificatePath = directory + "/cert.pem"
@@ -37,21 +38,20 @@ public enum SelfSignedCertificate {
     }
 
     private static func writePEM(_ path: String, mode: mode_t, _ body: (UnsafeMutablePointer<FILE>) -> Int32) throws(StartupError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        let opened = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard opened >= 0 else { throw StartupError("cannot write \(path): \(SystemError("open").reason)") }
+        let descriptor = Descriptor(taking: opened)
         // open's mode applies only to a new file: an existing key.pem must not keep a looser one.
-        guard fd >= 0, fchmod(fd, mode) == 0, let file = fdopen(fd, "w") else {
-            throw StartupError("cannot write \(path): \(String(cString: strerror(errno)))")
+        guard fchmod(descriptor.rawValue, mode) == 0 else { throw StartupError("cannot write \(path): \(SystemError("fchmod").reason)") }
+        // The FILE stream owns the descriptor from here; fclose closes it.
+        let fd = descriptor.release()
+        guard let file = fdopen(fd, "w") else {
+            let error = SystemError("fdopen")
+            Descriptor(taking: fd).close()
+            throw StartupError("cannot write \(path): \(error.reason)")
         }
-        let ok = body(file) == 1
-        guard fclose(file) == 0, ok else { throw StartupError("cannot write \(path): \(openSSLReason())") }
-    }
-
-    private static func openSSLReason() -> String {
-        let code = ERR_get_error()
-        ERR_clear_error()
-        guard code != 0 else { return String(cString: strerror(errno)) }
-        var buffer = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(code, &buffer, buffer.count)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let failure = body(file) == 1 ? nil : TLSError.openSSLReason()
+        guard fclose(file) == 0 else { throw StartupError("cannot write \(path): \(SystemError("fclose").reason)") }
+        if let failure { throw StartupError("cannot write \(path): \(failure)") }
     }
 }

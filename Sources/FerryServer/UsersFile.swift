@@ -1,3 +1,4 @@
+import FerryReactor
 import Glibc
 
 /// One account in the users file.
@@ -112,29 +113,30 @@ public struct UsersFile: Sendable {
     /// that was given read access keeps it).
     public func save(to path: String) throws(UsersFileError) {
         let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw UsersFileError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        let opened = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard opened >= 0 else { throw UsersFileError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        let file = Descriptor(taking: opened)
+        let fd = file.rawValue
         var existing = stat()
         if stat(path, &existing) == 0 {
             _ = fchown(fd, existing.st_uid, existing.st_gid)
             _ = fchmod(fd, existing.st_mode & 0o7777)
         }
         var text = serialized
-        let ok = text.withUTF8 { bytes -> Bool in
-            var offset = 0
-            while offset < bytes.count {
-                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                offset += n
+        var failure = text.withUTF8 { bytes -> SystemError? in
+            do throws(SystemError) {
+                try writeAll(fd, UnsafeRawBufferPointer(bytes))
+                return fsync(fd) == 0 ? nil : SystemError("fsync")
+            } catch {
+                return error
             }
-            return fsync(fd) == 0
         }
-        let error = errno
-        close(fd)
-        guard ok, rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(ok ? errno : error))
+        let closeError = file.close()
+        failure = failure ?? closeError
+        if failure == nil && rename(temporary, path) != 0 { failure = SystemError("rename") }
+        if let failure {
             unlink(temporary)
-            throw UsersFileError("cannot write users file \(path): \(reason)")
+            throw UsersFileError("cannot write users file \(path): \(failure.reason)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import FerryReactor
 import Glibc
 import Synchronization
 
@@ -20,36 +21,32 @@ public final class XferLog: Sendable {
     }
 
     public let path: String
-    private let descriptor: Mutex<Int32>
+    private let descriptor: Mutex<Descriptor>
 
     public init(path: String) throws(StartupError) {
         self.path = path
-        let fd = XferLog.open(path)
-        guard fd >= 0 else { throw StartupError("cannot open xferlog \(path): \(String(cString: strerror(errno)))") }
-        descriptor = Mutex(fd)
+        guard let file = XferLog.open(path) else { throw StartupError("cannot open xferlog \(path): \(String(cString: strerror(errno)))") }
+        descriptor = Mutex(file)
     }
 
-    deinit { descriptor.withLock { _ = close($0) } }
-
-    private static func open(_ path: String) -> Int32 {
-        Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+    private static func open(_ path: String) -> Descriptor? {
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        return fd >= 0 ? Descriptor(taking: fd) : nil
     }
 
     /// Close and open the file again by name; keeps the old descriptor if that fails.
     public func reopen() {
-        let fresh = XferLog.open(path)
-        guard fresh >= 0 else { return }
-        descriptor.withLock { fd in
-            close(fd)
-            fd = fresh
+        var fresh = XferLog.open(path)
+        descriptor.withLock { file in
+            if let opened = fresh.take() { file = opened }
         }
     }
 
     public func record(_ entry: Entry) {
         var line = XferLog.format(entry, at: time(nil))
-        descriptor.withLock { fd in
+        descriptor.withLock { file in
             // One write per line: O_APPEND keeps lines whole even with several writers.
-            _ = line.withUTF8 { write(fd, $0.baseAddress, $0.count) }
+            _ = line.withUTF8 { write(file.rawValue, $0.baseAddress, $0.count) }
         }
     }
 
