@@ -1,5 +1,6 @@
 import Dispatch
 import FTPCore
+import FerryReactor
 
 /// Checks logins off the event loops. Unknown users are checked against a dummy hash of the slowest
 /// method in the users file, so a wrong name costs at least as long as any wrong password and
@@ -53,9 +54,9 @@ public final class Authenticator: Sendable {
 
     /// Nanoseconds one verification against `hash` takes.
     private static func cost(_ hash: String) -> UInt64 {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.system.nanoseconds
         _ = PasswordHasher.verify("ferry-dummy-password-timing", hash: hash)
-        return DispatchTime.now().uptimeNanoseconds - start
+        return MonotonicClock.system.nanoseconds - start
     }
 
     /// A hash of a throwaway password with the same method and cost prefix as `sample`.

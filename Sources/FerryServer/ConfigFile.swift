@@ -31,9 +31,9 @@ public enum ConfigFile {
         var entries: [(key: String, value: SettingValue, line: Int)] = []
         var errors: [ConfigError] = []
         var seen: [String: Int] = [:]
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, raw) in TextFile.lines(text).enumerated() {
             let number = index + 1
-            let line = stripComment(String(raw.hasSuffix("\r") ? raw.dropLast() : raw)).trimmingSpaces
+            let line = stripComment(String(raw)).trimmingSpaces
             if line.isEmpty { continue }
             if line.hasPrefix("[") {
                 errors.append(ConfigError("\(source):\(number): tables are not used by Ferry's configuration; write key = value at the top level"))

@@ -45,14 +45,17 @@ final class DataSocket {
     private var resumeTimer: EventWatcher?
     /// OpenSSL wants a write it could not finish retried with at least the length first given.
     private var tlsRetryLength: Int?
-    private(set) var lastProgress = MonotonicClock.seconds()
+    private let clock: MonotonicClock
+    private var lastProgress: Int64
     /// Called on the loop whenever the pump should take a turn.
     var onReady: (() -> Void)?
 
     /// With `tls`, the connection is a TLS server endpoint held to `policy`; its handshake comes first.
-    init(_ descriptor: consuming Descriptor, loop: EventLoop, tls: TLSConnection?, policy: DataTLSPolicy, caps: [TokenBucket], sends: Bool) {
+    init(_ descriptor: consuming Descriptor, loop: EventLoop, clock: MonotonicClock, tls: TLSConnection?, policy: DataTLSPolicy, caps: [TokenBucket], sends: Bool) {
         self.descriptor = consume descriptor
         self.loop = loop
+        self.clock = clock
+        lastProgress = clock.seconds
         self.tls = tls
         self.policy = policy
         self.caps = caps
@@ -79,7 +82,7 @@ final class DataSocket {
         switch tls.handshake() {
         case .done:
             handshaking = false
-            lastProgress = MonotonicClock.seconds()
+            lastProgress = clock.seconds
             if policy.requireResumption && !tls.sessionReused {
                 return .failed("TLS session not resumed: the data connection must reuse the control connection's TLS session (turn on session reuse in the client)")
             }
@@ -148,14 +151,17 @@ final class DataSocket {
 
     /// `count` bytes crossed the network: they count against the caps and as progress.
     func moved(_ count: Int) {
-        lastProgress = MonotonicClock.seconds()
+        lastProgress = clock.seconds
         for cap in caps { cap.consume(count) }
     }
 
     /// Progress that the caps do not charge (a refused upload being read and dropped).
     func touched() {
-        lastProgress = MonotonicClock.seconds()
+        lastProgress = clock.seconds
     }
+
+    /// For the stall timer: how long since bytes last moved (or the handshake finished).
+    var secondsSinceProgress: Int { Int(clock.seconds - lastProgress) }
 
     // MARK: bytes in and out
 

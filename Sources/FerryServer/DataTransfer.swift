@@ -12,7 +12,7 @@ final class DataTransfer {
 
     /// With `tls`, the data connection is a TLS server endpoint held to `tlsPolicy`. Uploads obey
     /// `maxFileSize` and `quota`; `caps` bound the rate either way.
-    init(kind: TransferKind, socket descriptor: consuming Descriptor, loop: EventLoop, stallSeconds: Int, tls: TLSConnection?,
+    init(kind: TransferKind, socket descriptor: consuming Descriptor, loop: EventLoop, clock: MonotonicClock, stallSeconds: Int, tls: TLSConnection?,
          tlsPolicy: DataTLSPolicy, caps: [TokenBucket], maxFileSize: UInt64?, quota: DiskQuota?,
          onFinish: @escaping (TransferOutcome) -> Void) {
         switch kind {
@@ -27,7 +27,7 @@ final class DataTransfer {
         case .listing(.directory(let handle), let style):
             pump = BufferedSendPump(.directory(handle.listing, style), loop: loop)
         }
-        socket = DataSocket(descriptor, loop: loop, tls: tls, policy: tlsPolicy, caps: caps, sends: pump.sends)
+        socket = DataSocket(descriptor, loop: loop, clock: clock, tls: tls, policy: tlsPolicy, caps: caps, sends: pump.sends)
         self.stallSeconds = stallSeconds
         self.onFinish = onFinish
         socket.onReady = { [unowned self] in self.ready() }
@@ -59,7 +59,7 @@ final class DataTransfer {
     }
 
     private func checkStall() {
-        guard MonotonicClock.seconds() - socket.lastProgress >= Int64(stallSeconds) else { return }
+        guard socket.secondsSinceProgress >= stallSeconds else { return }
         socket.resetOnClose()
         let what = socket.isHandshaking ? "TLS handshake" : "transfer"
         finish(.connectionLost(bytes: pump.bytes, reason: "\(what) made no progress for \(stallSeconds) seconds"))

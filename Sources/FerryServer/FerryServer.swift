@@ -117,7 +117,7 @@ public final class FerryServer {
         var refusal: String?
         if state.draining {
             refusal = "Server is shutting down; try again shortly."
-        } else if let remaining = context.bans.remainingBan(address, now: MonotonicClock.seconds()) {
+        } else if let remaining = context.bans.remainingBan(address, now: context.clock.seconds) {
             refusal = "Too many failed logins from your address: try again in \(remaining) seconds."
         } else if !context.descriptors.acquire(DescriptorBudget.perSession) {
             refusal = "Server is at its connection limit; try again later."
@@ -216,9 +216,9 @@ public final class FerryServer {
                 for session in Array(state.sessions.values) { session.shutDown() }
             }
         }
-        drainDeadline = MonotonicClock.seconds() + Int64(context.configuration.shutdownGrace)
+        drainDeadline = context.clock.seconds + Int64(context.configuration.shutdownGrace)
         drainTimer = EventWatcher.timer(loop: mainLoop, repeating: true) { [unowned self] in
-            if self.context.limiter.open == 0 || MonotonicClock.seconds() >= self.drainDeadline {
+            if self.context.limiter.open == 0 || context.clock.seconds >= self.drainDeadline {
                 self.context.logger.notice("stopped", metadata: ["sessionsLeft": "\(self.context.limiter.open)"])
                 self.drainTimer?.cancel()
                 self.mainLoop.stop()

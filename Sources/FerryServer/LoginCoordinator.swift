@@ -77,7 +77,7 @@ final class LoginCoordinator {
     /// A session opened before its address was banned must not go on guessing: the ban is checked at
     /// every PASS, not only when the connection is accepted.
     private func refusedForBan() -> Bool {
-        guard let remaining = context.bans.remainingBan(peerAddress, now: MonotonicClock.seconds()) else { return false }
+        guard let remaining = context.bans.remainingBan(peerAddress, now: context.clock.seconds) else { return false }
         logger.notice("login refused: address banned", metadata: ["seconds": "\(remaining)"])
         report(.refused("Too many failed logins from your address: try again in \(remaining) seconds."))
         return true
@@ -98,7 +98,7 @@ final class LoginCoordinator {
         case .rejected:
             context.metrics.login(succeeded: false)
             logger.notice("login failed", metadata: ["user": "\(user)"])
-            if let seconds = context.bans.failed(peerAddress, now: MonotonicClock.seconds()) {
+            if let seconds = context.bans.failed(peerAddress, now: context.clock.seconds) {
                 logger.warning("address banned after repeated failed logins", metadata: ["seconds": "\(seconds)"])
             }
             delayTimer = EventWatcher.timer(loop: loop) { [weak self] in
@@ -125,8 +125,8 @@ final class LoginCoordinator {
             context.metrics.login(succeeded: true)
             report(.loggedIn(LoginGrant(
                 account: account, home: home, fileSystem: fileSystem, maxFileSize: limits.maxFileSize, quota: admission.quota,
-                downloadCaps: [configuration.downloadRate.map(TokenBucket.init), admission.download].compactMap { $0 },
-                uploadCaps: [configuration.uploadRate.map(TokenBucket.init), admission.upload].compactMap { $0 })))
+                downloadCaps: [configuration.downloadRate.map { TokenBucket(bytesPerSecond: $0, clock: context.clock) }, admission.download].compactMap { $0 },
+                uploadCaps: [configuration.uploadRate.map { TokenBucket(bytesPerSecond: $0, clock: context.clock) }, admission.upload].compactMap { $0 })))
         } catch {
             context.users.leave(account.name)
             logger.error("login refused: cannot open home", metadata: ["user": "\(account.name)", "home": "\(home)", "error": "\(error)"])

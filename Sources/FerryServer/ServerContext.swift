@@ -22,10 +22,14 @@ public final class ServerContext: Sendable {
     public let homes: HomeDirectories
     public let users: UserRegistry
     public let xferlog: XferLog?
+    /// Timeouts, durations, rates and bans all read this clock.
+    public let clock: MonotonicClock
 
     /// Load what `configuration` names (users file, certificate, xferlog). With `previous`, the
     /// counters that must survive a reload (sessions, bans, metrics) carry over with the new limits.
-    public init(configuration: ServerConfiguration, descriptorBudget: Int, logger: Logger, previous: ServerContext?) throws(StartupError) {
+    public init(configuration: ServerConfiguration, descriptorBudget: Int, logger: Logger, previous: ServerContext?,
+                clock: MonotonicClock = .system) throws(StartupError) {
+        self.clock = previous?.clock ?? clock
         var root = stat()
         guard stat(configuration.root, &root) == 0, root.st_mode & S_IFMT == S_IFDIR else {
             throw StartupError("root folder \(configuration.root) is not a readable directory: \(String(cString: strerror(errno == 0 ? ENOTDIR : errno)))")
@@ -74,7 +78,7 @@ public final class ServerContext: Sendable {
             metrics = previous.metrics
             self.users = previous.users
         } else {
-            self.users = UserRegistry()
+            self.users = UserRegistry(clock: self.clock)
             limiter = SessionLimiter(maxTotal: maxSessions, maxPerAddress: configuration.maxSessionsPerIP)
             bans = LoginBans(maxFailures: configuration.maxFailedLoginsPerIP, banSeconds: configuration.banSeconds)
             metrics = Metrics()

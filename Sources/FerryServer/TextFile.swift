@@ -22,4 +22,10 @@ enum TextFile {
         guard let text = String(validating: bytes, as: UTF8.self) else { return .failure(.notUTF8) }
         return .success(text)
     }
+
+    /// The lines of `text`, ended by LF or CRLF (a file edited on Windows). In Swift, CRLF is one
+    /// Character, so splitting on "\n" alone would leave such a file one long line.
+    static func lines(_ text: String) -> [Substring] {
+        text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+    }
 }

@@ -1,4 +1,4 @@
-import Glibc
+import FerryReactor
 import Synchronization
 
 /// A bandwidth cap (bytes per second) that transfers consult before each slice: they move at most
@@ -9,11 +9,13 @@ public final class TokenBucket: Sendable {
     /// Burst: a tenth of a second's worth (at least 16 KiB), so the rate holds over short spans.
     private let capacity: Double
     private let state: Mutex<(tokens: Double, last: UInt64)>
+    private let clock: MonotonicClock
 
-    public init(bytesPerSecond: Int) {
+    public init(bytesPerSecond: Int, clock: MonotonicClock = .system) {
         self.bytesPerSecond = bytesPerSecond
+        self.clock = clock
         capacity = max(Double(bytesPerSecond) / 10, 16 * 1024)
-        state = Mutex((capacity, TokenBucket.nanoseconds()))
+        state = Mutex((capacity, clock.nanoseconds))
     }
 
     /// Bytes that may move now.
@@ -42,15 +44,9 @@ public final class TokenBucket: Sendable {
     }
 
     private func refill(_ state: inout (tokens: Double, last: UInt64)) {
-        let now = TokenBucket.nanoseconds()
+        let now = clock.nanoseconds
         let elapsed = Double(now &- state.last) / 1e9
         state.tokens = min(capacity, state.tokens + elapsed * Double(bytesPerSecond))
         state.last = now
-    }
-
-    static func nanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }

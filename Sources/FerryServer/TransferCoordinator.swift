@@ -37,7 +37,7 @@ final class TransferCoordinator {
 
     func start(_ request: TransferRequest) {
         self.request = request
-        startedAt = MonotonicClock.seconds()
+        startedAt = context.clock.seconds
         channel.connect(for: request, onConnected: { [weak self] connection in
             guard let self else { return }
             self.run(connection)
@@ -51,7 +51,7 @@ final class TransferCoordinator {
         let configuration = context.configuration
         let tls = connection.tls
         let transfer = DataTransfer(
-            kind: request.kind, socket: connection.socket, loop: loop, stallSeconds: configuration.transferStallTimeout, tls: tls,
+            kind: request.kind, socket: connection.socket, loop: loop, clock: context.clock, stallSeconds: configuration.transferStallTimeout, tls: tls,
             tlsPolicy: DataTLSPolicy(requireResumption: configuration.tlsSessionReuseRequired, requireCloseNotify: configuration.tlsCloseNotifyRequired),
             caps: (upload ? grant?.uploadCaps : grant?.downloadCaps) ?? [], maxFileSize: upload ? grant?.maxFileSize : nil,
             quota: upload ? grant?.quota : nil, onFinish: onEnded)
@@ -83,7 +83,7 @@ final class TransferCoordinator {
             TransferFiles.discardUnstarted(request, in: grant?.fileSystem)
             outcome = reported
         }
-        recorder.record(request, outcome, seconds: Int(MonotonicClock.seconds() - startedAt), account: account,
+        recorder.record(request, outcome, seconds: Int(context.clock.seconds - startedAt), account: account,
                         home: grant?.home ?? "", logger: logger)
         return outcome
     }

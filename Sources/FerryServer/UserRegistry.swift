@@ -1,3 +1,4 @@
+import FerryReactor
 import Synchronization
 
 /// Per-user state shared by all of a user's sessions on every loop: how many are open (for the
@@ -19,7 +20,12 @@ public final class UserRegistry: Sendable {
 
     private let entries = Mutex<[String: Entry]>([:])
 
-    public init() {}
+    private let clock: MonotonicClock
+
+    /// `clock` paces the users' shared bandwidth caps.
+    public init(clock: MonotonicClock = .system) {
+        self.clock = clock
+    }
 
     /// The user's quota if a session already measured their home (with the same limit).
     public func quota(for name: String, limit: UInt64) -> DiskQuota? {
@@ -33,8 +39,8 @@ public final class UserRegistry: Sendable {
             var entry = entries[name] ?? Entry()
             if let max = limits.maxSessions, entry.sessions >= max { return nil }
             entry.sessions += 1
-            entry.download = UserRegistry.bucket(entry.download, rate: limits.downloadRate)
-            entry.upload = UserRegistry.bucket(entry.upload, rate: limits.uploadRate)
+            entry.download = bucket(entry.download, rate: limits.downloadRate)
+            entry.upload = bucket(entry.upload, rate: limits.uploadRate)
             if limits.quota == nil {
                 entry.quota = nil
             } else if entry.quota?.limit != limits.quota {
@@ -54,9 +60,9 @@ public final class UserRegistry: Sendable {
     }
 
     /// Keep the shared bucket while the rate is unchanged (a reload may change it).
-    private static func bucket(_ existing: TokenBucket?, rate: Int?) -> TokenBucket? {
+    private func bucket(_ existing: TokenBucket?, rate: Int?) -> TokenBucket? {
         guard let rate else { return nil }
         if let existing, existing.bytesPerSecond == rate { return existing }
-        return TokenBucket(bytesPerSecond: rate)
+        return TokenBucket(bytesPerSecond: rate, clock: clock)
     }
 }

@@ -35,8 +35,7 @@ public struct UsersFile: Sendable {
     public static func parse(_ text: String, source: String) throws(UsersFileError) -> UsersFile {
         var records: [UserRecord] = []
         var seen = Set<String>()
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+        for (index, line) in TextFile.lines(text).enumerated() {
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             let at = "\(source):\(index + 1)"

@@ -1,0 +1,179 @@
+@testable import FerryServer
+import FTPCore
+import FerryReactor
+import Glibc
+import Synchronization
+import Testing
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    private let now = Atomic<UInt64>(1_000_000_000)
+    var clock: MonotonicClock { MonotonicClock { self.now.load(ordering: .relaxed) } }
+    func advance(milliseconds: UInt64) { now.add(milliseconds * 1_000_000, ordering: .relaxed) }
+}
+
+@Suite struct TokenBucketTests {
+    @Test func aBucketHoldsATenthOfASecondAndRefillsAtItsRate() {
+        let time = ManualClock()
+        let bucket = TokenBucket(bytesPerSecond: 1_000_000, clock: time.clock)
+        #expect(bucket.available() == 100_000)
+        bucket.consume(100_000)
+        #expect(bucket.available() == 0)
+        #expect(bucket.millisecondsUntilReady() == 17, "16 KiB at 1 MB/s")
+        time.advance(milliseconds: 50)
+        #expect(bucket.available() == 50_000)
+        time.advance(milliseconds: 10_000)
+        #expect(bucket.available() == 100_000, "never more than the burst")
+        #expect(bucket.millisecondsUntilReady() == 0)
+    }
+
+    @Test func aSlowRateStillAllowsSixteenKiBBursts() {
+        let time = ManualClock()
+        let bucket = TokenBucket(bytesPerSecond: 1024, clock: time.clock)
+        #expect(bucket.available() == 16 * 1024)
+        bucket.consume(20_000)
+        #expect(bucket.available() < 0)
+        time.advance(milliseconds: 1000)
+        #expect(bucket.available() == 16 * 1024 - 20_000 + 1024)
+    }
+}
+
+@Suite struct LoginBansTests {
+    private let address = IPAddress("192.0.2.7")!
+
+    @Test func theNthFailureBansForTheBanTimeThenItEnds() {
+        let bans = LoginBans(maxFailures: 3, banSeconds: 60)
+        #expect(bans.failed(address, now: 100) == nil)
+        #expect(bans.failed(address, now: 101) == nil)
+        #expect(bans.remainingBan(address, now: 101) == nil)
+        #expect(bans.failed(address, now: 102) == 60)
+        #expect(bans.remainingBan(address, now: 102) == 60)
+        #expect(bans.remainingBan(address, now: 161) == 1)
+        #expect(bans.remainingBan(address, now: 162) == nil)
+    }
+
+    @Test func oldFailuresAreForgottenAndIPv6CountsPerSlash64() {
+        let bans = LoginBans(maxFailures: 2, banSeconds: 10)
+        #expect(bans.failed(address, now: 0) == nil)
+        #expect(bans.failed(address, now: 11) == nil, "the first failure is older than the ban time")
+        #expect(bans.failed(IPAddress("2001:db8::1")!, now: 0) == nil)
+        #expect(bans.failed(IPAddress("2001:db8::ffff:2")!, now: 1) == 10, "same /64")
+        #expect(bans.remainingBan(IPAddress("2001:db8::9")!, now: 2) == 9)
+        #expect(bans.remainingBan(IPAddress("2001:db8:0:1::9")!, now: 2) == nil)
+    }
+}
+
+@Suite struct PassivePortAllocatorTests {
+    @Test func aRangeOfTwoHandsOutBothThenSaysExhausted() throws {
+        let local = try #require(SocketAddress(host: "127.0.0.1", port: 0))
+        // Two free neighbouring ports, found by binding and releasing.
+        var ports: [UInt16] = []
+        for _ in 0..<50 where ports.count < 2 {
+            let probe = try Sockets.listen(on: local, reusePort: false, backlog: 1)
+            let port = try #require(SocketAddress.local(of: probe.rawValue)?.port)
+            probe.close()
+            if port < UInt16.max, let next = SocketAddress(host: "127.0.0.1", port: port + 1),
+               let second = try? Sockets.listen(on: next, reusePort: false, backlog: 1) {
+                second.close()
+                ports = [port, port + 1]
+            }
+        }
+        try #require(ports.count == 2)
+        let allocator = PassivePortAllocator(range: ports[0]...ports[1])
+        let first = try allocator.open(on: local)
+        let second = try allocator.open(on: local)
+        let got = Set([SocketAddress.local(of: first.rawValue)?.port, SocketAddress.local(of: second.rawValue)?.port].compactMap { $0 })
+        #expect(got == Set(ports))
+        #expect(throws: SystemError.self) { try allocator.open(on: local) }
+        let freed = try #require(SocketAddress.local(of: first.rawValue)?.port)
+        first.close()
+        allocator.release(freed)
+        let again = try allocator.open(on: local)
+        #expect(SocketAddress.local(of: again.rawValue)?.port == freed)
+    }
+}
+
+@Suite struct UsersFileTests {
+    private let hash = "$6$salt$abcdefghijklmnopqrstuvwxyz"
+
+    @Test func aUsersFileRoundTripsWithLimits() throws {
+        let text = "# comment\nalice:\(hash):/srv/alice:rw:download-rate=1M,quota=50G,umask=027\nbob:\(hash):/srv/bob:ro\r\n"
+        let file = try UsersFile.parse(text, source: "users")
+        #expect(file.records.map(\.name) == ["alice", "bob"])
+        let alice = try #require(file.record(named: "alice"))
+        #expect(alice.limits.downloadRate == 1 << 20 && alice.limits.quota == 50 << 30 && alice.limits.umask == 0o027)
+        #expect(file.record(named: "bob")?.readOnly == true)
+        #expect(try UsersFile.parse(file.serialized, source: "again").records == file.records)
+    }
+
+    @Test(arguments: [
+        ("alice:\(String(repeating: "x", count: 5)):/srv:rw", "users:1: the hash for alice is not a crypt(3) hash"),
+        ("alice:$6$x$y:srv:rw", "users:1: home srv must be an absolute path"),
+        ("alice:$6$x$y:/srv:rx", "users:1: permissions must be rw or ro, found rx"),
+        ("a b:$6$x$y:/srv:rw", "users:1: user name a b may not contain"),
+        ("alice:$6$x$y:/srv:rw\nalice:$6$x$y:/srv:rw", "users:2: user alice appears twice"),
+        ("alice:$6$x$y:/srv:rw:quota=lots", "users:1: quota=lots: use a size, like 50G"),
+        ("alice:$6$x$y:/srv:rw:speed=1", "users:1: unknown limit speed"),
+        ("alice:$6$x$y:/srv", "users:1: expected name:hash:home:rw|ro[:limits], found 3 fields"),
+    ])
+    func everyMistakeNamesItsLine(text: String, message: String) {
+        do {
+            _ = try UsersFile.parse(text, source: "users")
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.description.hasPrefix(message), "\(error.description)")
+        }
+    }
+
+    @Test func sizesTakeBinarySuffixesAndNeverOverflow() {
+        #expect(ByteSize.parse("512") == 512)
+        #expect(ByteSize.parse("64k") == 65_536)
+        #expect(ByteSize.parse("10M") == 10 << 20)
+        #expect(ByteSize.parse("1T") == 1 << 40)
+        #expect(ByteSize.parse("16777216T") == nil, "2^64 bytes")
+        #expect(ByteSize.parse("-1") == nil)
+        #expect(ByteSize.parse("1.5G") == nil)
+        #expect(ByteSize.parse("") == nil)
+        #expect(ByteSize.parse("K") == nil)
+    }
+}
+
+@Suite struct RecordsTests {
+    @Test func anXferlogLineHasTheFieldsToolsExpect() {
+        let line = XferLog.format(XferLog.Entry(seconds: 0, remoteHost: "192.0.2.1", bytes: 1234, path: "/srv/my file.txt", ascii: false,
+                                                incoming: true, anonymous: false, user: "alice", complete: true), at: 0)
+        let fields = line.dropLast().split(separator: " ", omittingEmptySubsequences: true)
+        // Wed Dec 31 or Thu Jan 1 (local time), then 13 fields after the 5-part date.
+        #expect(line.hasSuffix("\n"))
+        #expect(Array(fields.suffix(13)) == ["1", "192.0.2.1", "1234", "/srv/my_file.txt", "b", "_", "i", "r", "alice", "ftp", "0", "*", "c"])
+    }
+
+    @Test func metricsRenderAsPrometheusText() {
+        let metrics = Metrics()
+        metrics.sessionStarted()
+        metrics.login(succeeded: false)
+        metrics.transfer(direction: "out", result: .complete, bytes: 42)
+        let text = metrics.render(openSessions: 3, loopConnections: [2, 1])
+        #expect(text.contains("# TYPE ferry_sessions_open gauge\nferry_sessions_open 3\n"))
+        #expect(text.contains("ferry_sessions_total 1\n"))
+        #expect(text.contains("ferry_logins_total{result=\"failed\"} 1\n"))
+        #expect(text.contains("ferry_transfer_bytes_total{direction=\"out\"} 42\n"))
+        #expect(text.contains("ferry_loop_sessions{loop=\"1\"} 1\n"))
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            #expect(line.split(separator: " ").count == 2, "\(line)")
+        }
+    }
+}
+
+@Suite struct LineEndingTests {
+    /// A file saved on Windows: CRLF is one Swift Character, and splitting on "\n" used to leave
+    /// the whole users file one line ("expected name:hash:home:rw|ro[:limits], found 7 fields").
+    @Test func usersAndConfigFilesWithCRLFLineEndingsLoad() throws {
+        let users = try UsersFile.parse("alice:$6$x$y:/srv/a:rw\r\nbob:$6$x$y:/srv/b:ro\r\n", source: "users")
+        #expect(users.records.map(\.name) == ["alice", "bob"])
+        #expect(TextFile.lines("a\r\nb\n\r\nc") == ["a", "b", "", "c"])
+        let (entries, errors) = ConfigFile.parse("port = 2121\r\n# note\r\nanonymous = true\r\nbad\r\n", source: "f.toml")
+        #expect(entries.map(\.key) == ["port", "anonymous"] && entries.map(\.line) == [1, 3])
+        #expect(errors.map { $0.description.prefix(9) } == ["f.toml:4:"])
+    }
+}
