@@ -1,6 +1,7 @@
 import FerryReactor
 
-/// Every setting of a running server, in one place (the command line fills it in).
+/// Every setting of a running server, typed. `Settings.specs` declares each setting (name, default,
+/// validation, help) and fills this in; a test checks that these initial values are its defaults.
 public struct ServerConfiguration: Sendable {
     /// Folder served to anonymous users.
     public var root: String = "."

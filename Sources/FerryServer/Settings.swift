@@ -2,9 +2,10 @@ import FTPCore
 import FerryReactor
 import Glibc
 
-/// Every setting of `ferry serve`, one entry each: its config key (the flag's name), type, default
-/// and help. The config file, the command line and `FERRY_*` environment variables all go through
-/// here, so the three can never disagree on names or validation.
+/// One setting of `ferry serve`, declared once: its config key (also the flag's name and, in capitals,
+/// the `FERRY_*` variable's), type, default, help and validation. The config file, the environment and
+/// `ferry config example` read the table; `ferry serve`'s flags are generated from it
+/// (Sources/ferry/ServeSettings.swift, checked by ServeSettingsTests); the README's table is checked.
 public struct SettingSpec: Sendable {
     public enum Kind: Sendable { case string, integer, boolean, list }
     public let key: String
@@ -14,6 +15,9 @@ public struct SettingSpec: Sendable {
     /// For a setting unset by default: a value the example file shows, commented out.
     public let sample: String?
     public let help: String
+    /// Validate a value and set it (the error says what is wrong, without where: the caller adds that).
+    public typealias Apply = @Sendable (SettingValue, inout ServerConfiguration) throws(ConfigError) -> Void
+    let apply: Apply
 
     /// `FERRY_MAX_SESSIONS` for `max-sessions`.
     public var environmentName: String { "FERRY_" + key.uppercased().replacingAll("-", with: "_") }
@@ -21,44 +25,119 @@ public struct SettingSpec: Sendable {
 
 public enum Settings {
     public static let specs: [SettingSpec] = [
-        spec("root", .string, "\".\"", "Folder served to anonymous users."),
-        spec("listen", .list, "[\"127.0.0.1:2121\"]", "Control listeners, HOST:PORT or [IPv6]:PORT."),
-        spec("users", .string, nil, "Users file (see `ferry user`). Without it, anonymous read-only access is on.", sample: "\"/etc/ferry/users.txt\""),
-        spec("anonymous", .boolean, nil, "Allow anonymous read-only login (default: on without a users file, off with one).", sample: "true"),
-        spec("max-sessions", .integer, nil, "Sessions in total (default: what the descriptor limit allows).", sample: "1000"),
-        spec("max-sessions-per-ip", .integer, "64", "Sessions from one client address."),
-        spec("passive-ports", .string, nil, "Passive data port range, \"LO-HI\" (default: the kernel's ephemeral ports).", sample: "\"50000-50100\""),
-        spec("passive-address", .string, nil, "IPv4 address announced in PASV replies (NAT, load balancer).", sample: "\"203.0.113.10\""),
-        spec("workers", .integer, nil, "Event loops (default: number of cores).", sample: "2"),
-        spec("max-login-failures", .integer, "3", "Failed logins in one session before it is closed."),
-        spec("max-failed-logins-per-ip", .integer, "10", "Failed logins from one address before it is banned for ban-time."),
-        spec("ban-time", .integer, "600", "Seconds an address stays banned after too many failed logins."),
-        spec("login-timeout", .integer, "60", "Seconds a new session has to log in."),
-        spec("download-rate", .string, nil, "Download cap per session, bytes per second (K, M, G suffixes).", sample: "10M"),
-        spec("upload-rate", .string, nil, "Upload cap per session, bytes per second (K, M, G suffixes).", sample: "2M"),
-        spec("atomic-uploads", .boolean, "false", "STOR over an existing file replaces it only when the upload is complete."),
-        spec("umask", .string, "\"022\"", "umask for files and folders clients create (octal)."),
-        spec("idle-timeout", .integer, "300", "Seconds a control connection may stay silent."),
-        spec("data-timeout", .integer, "30", "Seconds to wait for a data connection or a TLS handshake."),
-        spec("transfer-timeout", .integer, "60", "Seconds a transfer may make no progress."),
-        spec("shutdown-grace", .integer, "10", "Seconds SIGTERM waits for running transfers."),
-        spec("tls-cert", .string, nil, "PEM certificate (chain): enables AUTH TLS.", sample: "\"/etc/ferry/cert.pem\""),
-        spec("tls-key", .string, nil, "PEM private key for tls-cert.", sample: "\"/etc/ferry/key.pem\""),
-        spec("implicit-tls-listen", .list, "[]", "Implicit FTPS listeners (990 by convention)."),
-        spec("require-tls", .boolean, "false", "Refuse logins and data connections without TLS."),
-        spec("tls-session-reuse", .string, "\"required\"", "required or optional: TLS data connections resume the control session."),
-        spec("tls-close-notify", .string, "\"required\"", "required or optional: a TLS upload must end with the client's close_notify."),
-        spec("tls-min-version", .string, "\"1.2\"", "Lowest TLS version: 1.2 or 1.3."),
-        spec("tls-ciphers", .string, nil, "OpenSSL cipher list (TLS 1.2) or ciphersuites (TLS 1.3).", sample: "\"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256\""),
-        spec("metrics-listen", .string, nil, "Serve Prometheus /metrics and /healthz at HOST:PORT.", sample: "\"127.0.0.1:9121\""),
-        spec("xferlog", .string, nil, "Append an xferlog line per transfer to this file (SIGUSR1 reopens it).", sample: "\"/var/log/ferry/xferlog\""),
-        spec("run-as", .string, nil, "Drop from root to this user once the ports are bound.", sample: "ferry"),
-        spec("log-format", .string, "\"text\"", "Server log on standard error: text or json."),
-        spec("log-level", .string, "\"info\"", "trace, debug, info, notice, warning, error or critical."),
+        spec("root", .string, "\".\"", "Folder served to anonymous users.") { value, config throws(ConfigError) in
+            config.root = absolute(try string(value))
+        },
+        spec("listen", .list, "[\"127.0.0.1:2121\"]", "Control listener, HOST:PORT or [IPv6]:PORT; repeatable.") { value, config throws(ConfigError) in
+            config.listen = try list(value).map { text throws(ConfigError) in try parseListen(text) }
+        },
+        spec("users", .string, nil, "Users file (see `ferry user`). Without it, anonymous read-only access is on.", sample: "\"/etc/ferry/users.txt\"") { value, config throws(ConfigError) in
+            config.usersFile = try string(value)
+        },
+        spec("anonymous", .boolean, nil, "Allow anonymous read-only login (users anonymous and ftp); default: on without a users file, off with one.", sample: "true") { value, config throws(ConfigError) in
+            config.anonymous = try boolean(value)
+        },
+        spec("max-sessions", .integer, nil, "Sessions in total, 421 when full (default: what the descriptor limit allows).", sample: "1000") { value, config throws(ConfigError) in
+            config.maxSessions = try integer(value, atLeast: 1)
+        },
+        spec("max-sessions-per-ip", .integer, "64", "Sessions from one client address (IPv6: per /64), 421 when full.") { value, config throws(ConfigError) in
+            config.maxSessionsPerIP = try integer(value, atLeast: 1)
+        },
+        spec("passive-ports", .string, nil, "Passive data port range, \"LO-HI\" (default: the kernel's ephemeral ports).", sample: "\"50000-50100\"") { value, config throws(ConfigError) in
+            config.passivePorts = try parsePortRange(try string(value))
+        },
+        spec("passive-address", .string, nil, "IPv4 address announced in PASV replies (NAT, load balancer).", sample: "\"203.0.113.10\"") { value, config throws(ConfigError) in
+            let text = try string(value)
+            guard let address = IPAddress(text), address.isIPv4 else {
+                throw ConfigError("\(text) is not an IPv4 address (PASV can only announce IPv4)")
+            }
+            config.passiveAddress = address.description
+        },
+        spec("workers", .integer, nil, "Event loops (default: number of cores).", sample: "2") { value, config throws(ConfigError) in
+            config.workers = try integer(value, atLeast: 1, atMost: 256)
+        },
+        spec("max-login-failures", .integer, "3", "Failed logins in one session before it is closed.") { value, config throws(ConfigError) in
+            config.maxLoginFailures = try integer(value, atLeast: 1)
+        },
+        spec("max-failed-logins-per-ip", .integer, "10", "Failed logins from one address before it is banned for ban-time.") { value, config throws(ConfigError) in
+            config.maxFailedLoginsPerIP = try integer(value, atLeast: 1)
+        },
+        spec("ban-time", .integer, "600", "Seconds an address stays banned after too many failed logins.") { value, config throws(ConfigError) in
+            config.banSeconds = try integer(value, atLeast: 1, atMost: 366 * 86_400)
+        },
+        spec("login-timeout", .integer, "60", "Seconds a new session has to log in.") { value, config throws(ConfigError) in
+            config.loginTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
+        },
+        spec("download-rate", .string, nil, "Download cap per session, bytes per second (K, M, G suffixes).", sample: "10M") { value, config throws(ConfigError) in
+            config.downloadRate = try rate(value)
+        },
+        spec("upload-rate", .string, nil, "Upload cap per session, bytes per second (K, M, G suffixes).", sample: "2M") { value, config throws(ConfigError) in
+            config.uploadRate = try rate(value)
+        },
+        spec("atomic-uploads", .boolean, "false", "STOR over an existing file replaces it only when the upload is complete (readers never see it torn).") { value, config throws(ConfigError) in
+            config.atomicUploads = try boolean(value)
+        },
+        spec("umask", .string, "\"022\"", "umask for files and folders clients create, octal (a user's own umask wins).") { value, config throws(ConfigError) in
+            let text = try string(value)
+            guard let mask = UInt32(text, radix: 8), mask <= 0o777 else { throw ConfigError("\(text): use octal, like 022") }
+            config.umask = mask
+        },
+        spec("idle-timeout", .integer, "300", "Seconds a control connection may stay silent.") { value, config throws(ConfigError) in
+            config.idleTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
+        },
+        spec("data-timeout", .integer, "30", "Seconds to wait for a data connection or a TLS handshake.") { value, config throws(ConfigError) in
+            config.dataConnectionTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
+        },
+        spec("transfer-timeout", .integer, "60", "Seconds a transfer may make no progress.") { value, config throws(ConfigError) in
+            config.transferStallTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
+        },
+        spec("shutdown-grace", .integer, "10", "Seconds SIGTERM waits for running transfers.") { value, config throws(ConfigError) in
+            config.shutdownGrace = try integer(value, atLeast: 0, atMost: maxSeconds)
+        },
+        spec("tls-cert", .string, nil, "PEM certificate (chain): enables AUTH TLS.", sample: "\"/etc/ferry/cert.pem\"") { value, config throws(ConfigError) in
+            config.tlsCertificate = try string(value)
+        },
+        spec("tls-key", .string, nil, "PEM private key for tls-cert.", sample: "\"/etc/ferry/key.pem\"") { value, config throws(ConfigError) in
+            config.tlsKey = try string(value)
+        },
+        spec("implicit-tls-listen", .list, "[]", "Implicit FTPS listener, HOST:PORT (990 by convention); repeatable.") { value, config throws(ConfigError) in
+            config.implicitTLSListen = try list(value).map { text throws(ConfigError) in try parseListen(text) }
+        },
+        spec("require-tls", .boolean, "false", "Refuse logins and data connections without TLS.") { value, config throws(ConfigError) in
+            config.requireTLS = try boolean(value)
+        },
+        spec("tls-session-reuse", .string, "\"required\"", "required: TLS data connections must resume the control connection's session; optional: they may not.") { value, config throws(ConfigError) in
+            config.tlsSessionReuseRequired = try choice(value, ["required", "optional"]) == "required"
+        },
+        spec("tls-close-notify", .string, "\"required\"", "required: a TLS upload that ends without the client's close_notify gets 426; optional: it is complete.") { value, config throws(ConfigError) in
+            config.tlsCloseNotifyRequired = try choice(value, ["required", "optional"]) == "required"
+        },
+        spec("tls-min-version", .string, "\"1.2\"", "Lowest TLS version: 1.2 or 1.3.") { value, config throws(ConfigError) in
+            config.tlsMinimumVersion = try choice(value, ["1.2", "1.3"])
+        },
+        spec("tls-ciphers", .string, nil, "OpenSSL cipher list (TLS 1.2) or ciphersuites (TLS 1.3).", sample: "\"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256\"") { value, config throws(ConfigError) in
+            config.tlsCiphers = try string(value)
+        },
+        spec("metrics-listen", .string, nil, "Serve Prometheus /metrics and /healthz at HOST:PORT.", sample: "\"127.0.0.1:9121\"") { value, config throws(ConfigError) in
+            config.metricsListen = try parseListen(try string(value))
+        },
+        spec("xferlog", .string, nil, "Append a wu-ftpd/vsftpd-format xferlog line per transfer to this file (SIGUSR1 reopens it).", sample: "\"/var/log/ferry/xferlog\"") { value, config throws(ConfigError) in
+            config.xferlogPath = try string(value)
+        },
+        spec("run-as", .string, nil, "Drop from root to this user once the ports are bound.", sample: "ferry") { value, config throws(ConfigError) in
+            config.runAs = try string(value)
+        },
+        spec("log-format", .string, "\"text\"", "Server log on standard error: text or json (one object a line).") { value, config throws(ConfigError) in
+            config.logFormat = try choice(value, ["text", "json"])
+        },
+        spec("log-level", .string, "\"info\"", "trace, debug, info, notice, warning, error or critical.") { value, config throws(ConfigError) in
+            config.logLevel = try choice(value, ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        },
     ]
 
-    private static func spec(_ key: String, _ kind: SettingSpec.Kind, _ example: String?, _ help: String, sample: String? = nil) -> SettingSpec {
-        SettingSpec(key: key, kind: kind, example: example, sample: sample, help: help)
+    private static func spec(_ key: String, _ kind: SettingSpec.Kind, _ example: String?, _ help: String, sample: String? = nil,
+                             apply: @escaping SettingSpec.Apply) -> SettingSpec {
+        SettingSpec(key: key, kind: kind, example: example, sample: sample, help: help, apply: apply)
     }
 
     /// One setting and where it came from (`ferry.toml:3`, `--workers`, `FERRY_WORKERS`).
@@ -121,7 +200,7 @@ public enum Settings {
         for spec in specs {
             guard let source = merged[spec.key] else { continue }
             do {
-                try apply(spec, source.value, to: &config)
+                try spec.apply(source.value, &config)
             } catch {
                 errors.append(ConfigError("\(source.origin): \(error.description)"))
             }
@@ -143,54 +222,6 @@ public enum Settings {
     }
 
     // MARK: validation
-
-    private static func apply(_ spec: SettingSpec, _ value: SettingValue, to config: inout ServerConfiguration) throws(ConfigError) {
-        switch spec.key {
-        case "root": config.root = absolute(try string(value))
-        case "listen": config.listen = try list(value).map { text throws(ConfigError) in try parseListen(text) }
-        case "users": config.usersFile = try string(value)
-        case "anonymous": config.anonymous = try boolean(value)
-        case "max-sessions": config.maxSessions = try integer(value, atLeast: 1)
-        case "max-sessions-per-ip": config.maxSessionsPerIP = try integer(value, atLeast: 1)
-        case "passive-ports": config.passivePorts = try parsePortRange(try string(value))
-        case "passive-address":
-            let text = try string(value)
-            guard let address = IPAddress(text), address.isIPv4 else {
-                throw ConfigError("\(text) is not an IPv4 address (PASV can only announce IPv4)")
-            }
-            config.passiveAddress = address.description
-        case "workers": config.workers = try integer(value, atLeast: 1, atMost: 256)
-        case "max-login-failures": config.maxLoginFailures = try integer(value, atLeast: 1)
-        case "max-failed-logins-per-ip": config.maxFailedLoginsPerIP = try integer(value, atLeast: 1)
-        case "ban-time": config.banSeconds = try integer(value, atLeast: 1, atMost: 366 * 86_400)
-        case "login-timeout": config.loginTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
-        case "download-rate": config.downloadRate = try rate(value)
-        case "upload-rate": config.uploadRate = try rate(value)
-        case "atomic-uploads": config.atomicUploads = try boolean(value)
-        case "umask":
-            let text = try string(value)
-            guard let mask = UInt32(text, radix: 8), mask <= 0o777 else { throw ConfigError("\(text): use octal, like 022") }
-            config.umask = mask
-        case "idle-timeout": config.idleTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
-        case "data-timeout": config.dataConnectionTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
-        case "transfer-timeout": config.transferStallTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
-        case "shutdown-grace": config.shutdownGrace = try integer(value, atLeast: 0, atMost: maxSeconds)
-        case "tls-cert": config.tlsCertificate = try string(value)
-        case "tls-key": config.tlsKey = try string(value)
-        case "implicit-tls-listen": config.implicitTLSListen = try list(value).map { text throws(ConfigError) in try parseListen(text) }
-        case "require-tls": config.requireTLS = try boolean(value)
-        case "tls-session-reuse": config.tlsSessionReuseRequired = try choice(value, ["required", "optional"]) == "required"
-        case "tls-close-notify": config.tlsCloseNotifyRequired = try choice(value, ["required", "optional"]) == "required"
-        case "tls-min-version": config.tlsMinimumVersion = try choice(value, ["1.2", "1.3"])
-        case "tls-ciphers": config.tlsCiphers = try string(value)
-        case "metrics-listen": config.metricsListen = try parseListen(try string(value))
-        case "xferlog": config.xferlogPath = try string(value)
-        case "run-as": config.runAs = try string(value)
-        case "log-format": config.logFormat = try choice(value, ["text", "json"])
-        case "log-level": config.logLevel = try choice(value, ["trace", "debug", "info", "notice", "warning", "error", "critical"])
-        default: throw ConfigError("unknown setting")
-        }
-    }
 
     private static func string(_ value: SettingValue) throws(ConfigError) -> String {
         guard case .string(let text) = value, !text.isEmpty else { throw ConfigError("expected a non-empty string") }
