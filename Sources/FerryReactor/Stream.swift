@@ -32,15 +32,21 @@ public final class Stream {
     /// AUTH TLS is waiting for the reply before it to drain.
     private var pendingTLS: (TLSContext, [UInt8])?
     private var onSecured: (() -> Void)?
+    /// A peer that stops mid-handshake is dropped after this long (reported through `onClose`).
+    private let handshakeTimeoutMilliseconds: Int
+    private var handshakeDeadline: EventWatcher?
 
     /// `onRead` gets each chunk of input; `onClose` is called once when the peer closes or the
     /// connection fails (with a reason), not when `close()` is called. With `tls`, the stream starts
     /// with a TLS handshake (implicit FTPS).
-    /// `onSecured` runs after each completed TLS handshake.
+    /// `onSecured` runs after each completed TLS handshake; one that takes longer than
+    /// `handshakeTimeoutMilliseconds` ends the stream with the reason "TLS handshake timed out".
     public init(loop: EventLoop, socket: consuming Descriptor, tls: (TLSContext, sessionContext: [UInt8])? = nil,
+                handshakeTimeoutMilliseconds: Int = 30_000,
                 onRead: @escaping ([UInt8]) -> Void, onClose: @escaping (String?) -> Void, onSecured: @escaping () -> Void = {}) {
         fd = socket.rawValue
         descriptor = consume socket
+        self.handshakeTimeoutMilliseconds = handshakeTimeoutMilliseconds
         self.loop = loop
         self.onRead = onRead
         self.onClose = onClose
@@ -87,6 +93,8 @@ public final class Stream {
         // Many clients drop the control connection without close_notify: that is an end, not an error.
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1)
         setCallbacks()
+        handshakeDeadline = EventWatcher.timer(loop: loop) { [unowned self] in self.end(reason: "TLS handshake timed out") }
+        handshakeDeadline?.schedule(timeoutMilliseconds: handshakeTimeoutMilliseconds)
     }
 
     /// Switch to TLS once everything written so far (the 234 reply) has reached the kernel. Reading
@@ -177,6 +185,8 @@ public final class Stream {
         onDrained = nil
         closeDeadline?.cancel()
         closeDeadline = nil
+        handshakeDeadline?.cancel()
+        handshakeDeadline = nil
         let closed = onClosed
         onClosed = nil
         let held = keepAlive
@@ -206,10 +216,11 @@ public final class Stream {
     private func failed(_ what: Int16) {
         if Int32(what) & BEV_EVENT_CONNECTED != 0 {
             // TLS handshake done.
+            handshakeDeadline?.cancel()
+            handshakeDeadline = nil
             onSecured?()
             return
         }
-        let callback = onClose
         var reason: String?
         if Int32(what) & BEV_EVENT_EOF == 0 {
             let tlsError = bev.map { bufferevent_get_openssl_error($0) } ?? 0
@@ -219,6 +230,12 @@ public final class Stream {
                 reason = errno == 0 ? "connection error" : String(cString: strerror(errno))
             }
         }
+        end(reason: reason)
+    }
+
+    /// Close and tell the owner, once.
+    private func end(reason: String?) {
+        let callback = onClose
         close()
         callback?(reason)
     }

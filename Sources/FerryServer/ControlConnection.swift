@@ -8,13 +8,12 @@ import Logging
 /// it carries out with its helpers: `LoginCoordinator` (logins), `DataChannel` (data connections)
 /// and `TransferCoordinator` (each transfer, from its connection to its record).
 ///
-/// Everything happens in `run`, one step at a time: the session's effects, and the work of callbacks
-/// (timers, workers, the transfer's end). A step never runs inside another: what a step causes is
-/// queued and runs right after it, in the order the old nested calls had. Lines that arrive while the
-/// session waits are held and answered in order; ABOR jumps the queue during a transfer. Pipelining
-/// is legitimate, so there is no flood rule but backpressure: while too many lines are held or too
-/// much output is queued, the socket is not read. Keeps itself alive (through its watchers'
-/// handlers) until its socket is closed; its limits and descriptors are released only then.
+/// Everything happens in `run`, one step at a time (`StepRunner`): the session's effects, and the
+/// work of callbacks (timers, workers, the transfer's end). Lines that arrive while the session waits
+/// are held (`PendingCommands`). Pipelining is legitimate, so there is no flood rule but
+/// backpressure: while too many lines are held or too much output is queued, the socket is not read.
+/// Keeps itself alive (through its watchers' handlers) until its socket is closed; its limits and
+/// descriptors are released only then.
 final class ControlConnection {
     /// Output queued at which commands wait and reading pauses, until the client reads it.
     static let maxPendingOutput = 256 << 10
@@ -35,12 +34,8 @@ final class ControlConnection {
     private var stream: Stream?
     private var session: Session
     private var pending = PendingCommands()
-    private var steps: [Step] = []
-    /// What the step being run caused: it runs next, before the steps queued behind.
-    private var caused: [Step] = []
-    private var running = false
+    private let runner = StepRunner<Step>()
     private var idleTimer: EventWatcher?
-    private var handshakeTimer: EventWatcher?
     private var loginTimer: EventWatcher?
     private var login: LoginCoordinator!
     private let dataChannel: DataChannel
@@ -83,12 +78,13 @@ final class ControlConnection {
         }
         _ = ferry_set_oobinline(socket.rawValue)
         let tls = implicitTLS ? context.tls.map { ($0, sessionContext: tlsSessionContext) } : nil
-        stream = Stream(loop: loop, socket: socket, tls: tls, onRead: { [weak self] in self?.received($0) },
+        stream = Stream(loop: loop, socket: socket, tls: tls, handshakeTimeoutMilliseconds: context.configuration.dataConnectionTimeout * 1000,
+                        onRead: { [weak self] in self?.received($0) },
                         onClose: { [weak self] reason in self?.run([.event { $0.peerClosed(reason) }]) },
                         onSecured: later { $0.secured() })
         stream?.onDrained = later { $0.sendStatusListing() }
         idleTimer = EventWatcher.timer(loop: loop, later { $0.idle() })
-        if tls != nil { armHandshakeTimer() }
+        handshaking = tls != nil
     }
 
     /// A callback that does its work as a step of `run`.
@@ -135,24 +131,16 @@ final class ControlConnection {
         run(effects.map { .effect($0, verb: verb) })
     }
 
-    /// The one place where work happens: the queued steps in order (each one's consequences right
-    /// after it), then held lines while the session can take them and the client reads its replies;
-    /// then read on only if there is room for more. A call made while a step runs only queues.
+    /// The one place where work happens: the queued steps, then held lines while the session can take
+    /// them and the client reads its replies; then read on only if there is room for more.
     private func run(_ more: [Step] = []) {
-        if running { return caused.append(contentsOf: more) }
-        running = true
-        steps.append(contentsOf: more)
-        while true {
-            while !steps.isEmpty {
-                perform(steps.removeFirst())
-                steps.insert(contentsOf: caused, at: 0)
-                caused.removeAll()
-            }
-            guard !ended, outputHasRoom, let (line, verb) = pending.next(for: session) else { break }
-            steps = session.handle(line).map { .effect($0, verb: verb) }
-        }
-        running = false
+        guard runner.run(more, perform: perform, next: nextLine) else { return }
         stream?.readingPaused = pending.isFull || !outputHasRoom
+    }
+
+    private func nextLine() -> [Step]? {
+        guard !ended, outputHasRoom, let (line, verb) = pending.next(for: session) else { return nil }
+        return session.handle(line).map { .effect($0, verb: verb) }
     }
 
     private var outputHasRoom: Bool { (stream?.pendingOutput ?? 0) < ControlConnection.maxPendingOutput }
@@ -267,24 +255,12 @@ final class ControlConnection {
         guard let tls = context.tls else { return }
         pending.discardAll()
         stream?.startTLS(tls, sessionContext: tlsSessionContext)
-        armHandshakeTimer()
-    }
-
-    /// A client that stops mid-handshake is dropped after the data-connection timeout.
-    private func armHandshakeTimer() {
         handshaking = true
-        handshakeTimer = EventWatcher.timer(loop: loop, later { connection in
-            connection.logger.notice("TLS handshake timed out")
-            connection.end()
-        })
-        handshakeTimer?.schedule(timeoutMilliseconds: context.configuration.dataConnectionTimeout * 1000)
     }
 
     private func secured() {
         handshaking = false
         context.metrics.tlsHandshake(succeeded: true)
-        handshakeTimer?.cancel()
-        handshakeTimer = nil
         logger.info("control connection secured with TLS")
     }
 
@@ -324,7 +300,6 @@ final class ControlConnection {
         login.end()
         statusListing = nil
         idleTimer?.cancel()
-        handshakeTimer?.cancel()
         loginTimer?.cancel()
         logger.info("session end")
         let onEnd = self.onEnd
