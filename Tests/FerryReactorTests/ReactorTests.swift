@@ -1,0 +1,160 @@
+import FerryReactor
+import Foundation
+import Glibc
+import Testing
+
+/// The reactor without a server: each test runs a loop on its own thread-of-test, drives both ends
+/// from the loop's callbacks, and is stopped by a safety timer if it never finishes.
+@Suite struct ReactorTests {
+    init() { EventLoop.prepareProcess() }
+
+    /// Run `loop` until `stop` is called, or `limitMilliseconds` passed (then it reports a failure).
+    private func run(_ loop: EventLoop, limitMilliseconds: Int = 5000, _ setUp: (_ stop: @escaping () -> Void) -> Void) {
+        var finished = false
+        let safety = EventWatcher.timer(loop: loop) {
+            Issue.record("the test did not finish within \(limitMilliseconds) ms")
+            loop.stop()
+        }
+        safety.schedule(timeoutMilliseconds: limitMilliseconds)
+        setUp {
+            finished = true
+            loop.stop()
+        }
+        loop.run()
+        safety.cancel()
+        #expect(finished)
+    }
+
+    /// A connected pair: the first end for the stream, the second (closed by the test) for its peer.
+    private func socketPair() throws -> (Int32, Int32) {
+        var ends: [Int32] = [-1, -1]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0)
+        return (ends[0], ends[1])
+    }
+
+    @Test func timersFireOnceRepeatOrNotAtAll() {
+        let loop = EventLoop(name: "timers")
+        var once = 0
+        var repeated = 0
+        var cancelled = 0
+        var watchers: [EventWatcher] = []
+        run(loop) { stop in
+            let single = EventWatcher.timer(loop: loop) { once += 1 }
+            single.schedule(timeoutMilliseconds: 10)
+            let repeating = EventWatcher.timer(loop: loop, repeating: true) { repeated += 1 }
+            repeating.schedule(timeoutMilliseconds: 10)
+            let never = EventWatcher.timer(loop: loop) { cancelled += 1 }
+            never.schedule(timeoutMilliseconds: 10)
+            never.cancel()
+            let end = EventWatcher.timer(loop: loop) { stop() }
+            end.schedule(timeoutMilliseconds: 200)
+            watchers = [single, repeating, never, end]
+        }
+        #expect(once == 1)
+        #expect(repeated >= 3)
+        #expect(cancelled == 0)
+        watchers.forEach { $0.cancel() }
+    }
+
+    @Test func aStreamReadsWritesPausesAndClosesAfterItsOutputIsRead() throws {
+        let loop = EventLoop(name: "stream")
+        let (local, peer) = try socketPair()
+        defer { close(peer) }
+        var received: [UInt8] = []
+        var closedAfterFlush = false
+        var keep: [AnyObject] = []
+        let stream = FerryReactor.Stream(loop: loop, socket: Descriptor(taking: local), onRead: { received += $0 }, onClose: { _ in })
+        run(loop) { stop in
+            stream.readingPaused = true
+            _ = write(peer, "held", 4)
+            stream.write("world")
+            let resume = EventWatcher.timer(loop: loop) {
+                #expect(received.isEmpty, "nothing is read while reading is paused")
+                stream.readingPaused = false
+            }
+            resume.schedule(timeoutMilliseconds: 50)
+            let finish = EventWatcher.timer(loop: loop) {
+                #expect(received == Array("held".utf8), "input that waited is read once reading resumes")
+                var buffer = [UInt8](repeating: 0, count: 16)
+                #expect(read(peer, &buffer, 16) == 5)
+                stream.closeAfterFlush(deadlineMilliseconds: 1000) {
+                    closedAfterFlush = true
+                    stop()
+                }
+            }
+            finish.schedule(timeoutMilliseconds: 150)
+            keep = [resume, finish]
+        }
+        #expect(closedAfterFlush)
+        var byte: UInt8 = 0
+        #expect(read(peer, &byte, 1) == 0, "the peer sees the end of the stream")
+        _ = keep
+    }
+
+    /// A peer that never reads cannot hold the socket: after the deadline it is closed anyway.
+    @Test func closeAfterFlushGivesUpAtItsDeadline() throws {
+        let loop = EventLoop(name: "deadline")
+        let (local, peer) = try socketPair()
+        defer { close(peer) }
+        var closedAt: Date?
+        let stream = FerryReactor.Stream(loop: loop, socket: Descriptor(taking: local), onRead: { _ in }, onClose: { _ in })
+        let start = Date()
+        run(loop) { stop in
+            stream.write(String(repeating: "x", count: 8 << 20))
+            stream.closeAfterFlush(deadlineMilliseconds: 200) {
+                closedAt = Date()
+                stop()
+            }
+        }
+        let elapsed = try #require(closedAt).timeIntervalSince(start)
+        #expect(elapsed >= 0.15 && elapsed < 3, "\(elapsed) s")
+    }
+
+    @Test func aTLSHandshakeThatNeverStartsTimesOut() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-reactor-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                             "-subj", "/CN=test", "-keyout", folder.appendingPathComponent("key.pem").path,
+                             "-out", folder.appendingPathComponent("cert.pem").path]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0)
+        let context = try TLSContext(certificateFile: folder.appendingPathComponent("cert.pem").path,
+                                     keyFile: folder.appendingPathComponent("key.pem").path)
+        let loop = EventLoop(name: "tls")
+        let (local, peer) = try socketPair()
+        defer { close(peer) }
+        var reason: String?
+        var stopLoop: () -> Void = {}
+        let stream = FerryReactor.Stream(loop: loop, socket: Descriptor(taking: local), tls: (context, sessionContext: [1, 2, 3]),
+                                         handshakeTimeoutMilliseconds: 100, onRead: { _ in }, onClose: {
+                                             reason = $0
+                                             stopLoop()
+                                         })
+        run(loop) { stopLoop = $0 }
+        #expect(reason == "TLS handshake timed out")
+        _ = stream
+    }
+
+    @Test func aListenerHandsOverEachConnectionWithItsPeer() throws {
+        let loop = EventLoop(name: "listener")
+        let socket = try Sockets.listen(on: try #require(SocketAddress(host: "127.0.0.1", port: 0)), reusePort: false, backlog: 8)
+        let address = try #require(SocketAddress.local(of: socket.rawValue))
+        var peerHost: String?
+        var stopLoop: () -> Void = {}
+        let listener = Listener(loop: loop, socket: socket) { connection, peer in
+            peerHost = peer.host
+            #expect(connection.rawValue >= 0)
+            stopLoop()
+        }
+        let client = try Sockets.connect(to: address, from: nil)
+        run(loop) { stopLoop = $0 }
+        #expect(peerHost == "127.0.0.1")
+        listener.close()
+        client.close()
+    }
+}
