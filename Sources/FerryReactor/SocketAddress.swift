@@ -15,20 +15,17 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     /// Parse `host` (IPv4 or IPv6 literal) and `port`.
     public init?(host: String, port: UInt16) {
         var v4 = sockaddr_in()
+        var v6 = sockaddr_in6()
         if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
             v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = port.bigEndian
             withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: v4) { raw.copyMemory(from: $0) } }
-            return
-        }
-        var v6 = sockaddr_in6()
-        if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
+        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
             v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = port.bigEndian
             withUnsafeMutableBytes(of: &storage) { raw in withUnsafeBytes(of: v6) { raw.copyMemory(from: $0) } }
-            return
+        } else {
+            return nil
         }
-        return nil
+        self.port = port
     }
 
     public var family: Int32 { Int32(storage.ss_family) }

@@ -54,6 +54,17 @@ public struct ServerLogHandler: LogHandler {
     /// C1) as `\u{..}`.
     static func escaped(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: { isControl($0) || $0 == "\\" }) else { return text }
+        return escape(text, json: false)
+    }
+
+    /// A JSON string literal (RFC 8259 escaping).
+    static func quote(_ text: String) -> String {
+        "\"" + escape(text, json: true) + "\""
+    }
+
+    /// The two formats escape the same characters, but JSON also escapes `"` and writes other
+    /// control characters as `\u00XX`.
+    private static func escape(_ text: String, json: Bool) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -61,30 +72,14 @@ public struct ServerLogHandler: LogHandler {
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             case "\\": out += "\\\\"
-            case _ where isControl(scalar): out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            case "\"" where json: out += "\\\""
+            case _ where isControl(scalar):
+                let hex = String(scalar.value, radix: 16)
+                out += json ? "\\u" + String(repeating: "0", count: 4 - hex.count) + hex : "\\u{" + hex + "}"
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out
-    }
-
-    /// A JSON string literal (RFC 8259 escaping).
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where isControl(scalar):
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 
     /// Local time with its offset, as StreamLogHandler writes it.

@@ -9,6 +9,7 @@ import Testing
         #expect(ServerLogHandler.escaped("alice") == "alice")
         #expect(ServerLogHandler.escaped("a\r2026-12-02T00:00:00+0000 notice ferry: forged\nb") == "a\\r2026-12-02T00:00:00+0000 notice ferry: forged\\nb")
         #expect(ServerLogHandler.escaped("\u{1b}[2J\u{7f}\u{9b}x\\") == "\\u{1b}[2J\\u{7f}\\u{9b}x\\\\")
+        #expect(ServerLogHandler.quote("a\"b\\c\n\u{1}\u{9b}é") == "\"a\\\"b\\\\c\\n\\u0001\\u009bé\"")
     }
 
     @Test func httpRepliesCarryTheirOwnReasonPhrase() {
