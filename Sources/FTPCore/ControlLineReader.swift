@@ -1,8 +1,10 @@
 /// Splits the control stream into command lines (RFC 959 §4.1.3, RFC 854).
 ///
 /// Strips Telnet IAC sequences (IP, DM, WILL/WONT/DO/DONT negotiation) so classic clients that send
-/// `IAC IP IAC DM ABOR` are understood; accepts CRLF or a bare LF; refuses to buffer a line longer than
-/// `maximumLineLength` (the rest of that line is discarded and `.tooLong` reported once).
+/// `IAC IP IAC DM ABOR` are understood, and Telnet command bytes (0xF0-0xFE) that sloppy clients
+/// send before a line without their IAC (`IP DM ABOR`): no verb starts with one. Accepts CRLF or a
+/// bare LF; refuses to buffer a line longer than `maximumLineLength` (the rest of that line is
+/// discarded and `.tooLong` reported once).
 public struct ControlLineReader: Sendable {
     /// One unit of output: a complete line (without its terminator) or the notice that one was too long.
     public enum Output: Equatable, Sendable {
@@ -37,6 +39,7 @@ public struct ControlLineReader: Sendable {
                 telnet = .data
             case .data:
                 if byte == 0xFF { telnet = .iac; continue }
+                if current.isEmpty && !discarding && (0xF0...0xFE).contains(byte) { continue }
                 if byte == UInt8(ascii: "\n") {
                     if discarding {
                         discarding = false

@@ -16,6 +16,17 @@ import Testing
         #expect(reader.feed(bytes) == [.line(Array("ABOR".utf8))])
     }
 
+    /// Sloppy urgent-data ABOR: IP and DM without their IAC (or DM as 0xFF, which starts an IAC that
+    /// swallows the next byte when it is a command). Before a verb they are noise; inside a line, and
+    /// 0xF0-0xF4 that begin a UTF-8 name in an argument, they are kept.
+    @Test func strayTelnetBytesBeforeAVerbAreNoise() {
+        var reader = ControlLineReader()
+        #expect(reader.feed([0xF4, 0xF2] + Array("ABOR\r\n".utf8)) == [.line(Array("ABOR".utf8))])
+        #expect(reader.feed([0xF4, 0xFF, 0xF2] + Array("ABOR\r\n".utf8)) == [.line(Array("ABOR".utf8))])
+        let name: [UInt8] = Array("STOR ".utf8) + [0xF0, 0x9F, 0x93, 0x81]
+        #expect(reader.feed(name + [0x0A]) == [.line(name)])
+    }
+
     @Test func doubledIACIsALiteralByte() {
         var reader = ControlLineReader()
         #expect(reader.feed([0x41, 0xFF, 0xFF, 0x0A]) == [.line([0x41, 0xFF])])

@@ -97,6 +97,17 @@ assert resp.startswith("426"), resp   # the RETR's reply...
 assert ftp.getresp().startswith("226")  # ...then ABOR's own
 conn.close()
 assert ftp.sendcmd("NOOP").startswith("200")
+# a sloppy client: IP and DM without their IAC before ABOR, not urgent
+conn = ftp.transfercmd("RETR big.bin")
+assert len(conn.recv(65536)) > 0
+ftp.sock.sendall(b"\xf4\xf2ABOR\r\n")
+try:
+    resp = ftp.getresp()
+except ftplib.error_temp as e:
+    resp = str(e)
+assert resp.startswith("426"), resp
+assert ftp.getresp().startswith("226")
+conn.close()
 ftp.sendcmd("TYPE I")
 # a client that vanishes mid-upload: the partial file stays, the server goes on
 conn = ftp.transfercmd("STOR partial.bin")
