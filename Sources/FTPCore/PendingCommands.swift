@@ -1,7 +1,9 @@
 /// Control lines received but not yet handled, in arrival order. Lines wait here while the session
-/// cannot take them (a password being checked, a transfer running, a reply not yet read); during a
+/// cannot take them (a password being checked, a transfer running, a reply not yet read). During a
 /// transfer ABOR overtakes the lines before it, since it is the command that must reach a busy
-/// server (RFC 959 §4.1.3). Pipelining is legitimate: the owner stops reading once `isFull`.
+/// server (RFC 959 §4.1.3), and a QUIT that is next in line is taken too (its 221 comes at once, the
+/// connection closes after the transfer). Pipelining is legitimate: the owner stops reading once
+/// `isFull`.
 public struct PendingCommands: Sendable {
     /// Held lines at which the owner stops reading (ABOR cannot overtake a transfer past this many).
     public static let capacity = 64
@@ -22,7 +24,9 @@ public struct PendingCommands: Sendable {
     /// The next line `session` can take now, with its verb (`?` when it does not parse), or nil.
     public mutating func next(for session: Session) -> (line: ControlLineReader.Output, verb: String)? {
         guard !held.isEmpty, !session.closed else { return nil }
-        if !session.isBusy { return PendingCommands.withVerb(held.removeFirst()) }
+        if !session.isBusy || (session.isTransferring && PendingCommands.withVerb(held[0]).verb == "QUIT") {
+            return PendingCommands.withVerb(held.removeFirst())
+        }
         guard session.isTransferring, let index = held.firstIndex(where: { PendingCommands.withVerb($0).verb == "ABOR" }) else { return nil }
         return PendingCommands.withVerb(held.remove(at: index))
     }

@@ -63,7 +63,12 @@ extension Session {
         SessionPolicy.failureDelayMilliseconds(attempt: loginFailures + 1)
     }
 
+    /// During a transfer the connection stays open for the transfer's result, then closes (RFC 959
+    /// §4.1.1). The 221 goes out at once: a client may wait for it before it finishes an upload, and
+    /// holding it until the transfer ended would leave both sides waiting.
     mutating func quit() -> [SessionEffect] {
-        closeWith(Reply(.closingControl, "Goodbye."))
+        guard transferRunning else { return closeWith(Reply(.closingControl, "Goodbye.")) }
+        quitAfterTransfer = true
+        return reply(.closingControl, "Goodbye: the transfer's result follows, then the connection closes.")
     }
 }

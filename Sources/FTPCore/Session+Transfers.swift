@@ -195,6 +195,10 @@ extension Session {
             replies = [Reply(code, "Transfer failed after \(bytes) bytes: \(error).")]
             if aborted { replies.append(Reply(.transferComplete, "ABOR command successful.")) }
         }
+        if quitAfterTransfer {
+            closed = true
+            return replies.map { .reply($0) } + [.close]
+        }
         return replies.map { .reply($0) }
     }
 

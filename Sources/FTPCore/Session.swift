@@ -40,6 +40,8 @@ public struct Session {
     var pendingPassiveExtended = false
     var transferRunning = false
     var abortRequested = false
+    /// QUIT came during a transfer: only ABOR is taken until it ends, then the connection closes.
+    var quitAfterTransfer = false
     /// A directory being opened off the loop for LIST/NLST/MLSD/STAT.
     var pendingListing: (path: VirtualPath, purpose: ListingPurpose)?
     /// A STAT listing is being sent on the control connection.
@@ -50,7 +52,7 @@ public struct Session {
     var tlsActive: Bool
     var protectionBufferSet = false
     var dataProtected: Bool
-    public private(set) var closed = false
+    public internal(set) var closed = false
 
     /// With `implicitTLS`, the control connection is TLS from the start and data connections are
     /// protected by default (the convention of implicit FTPS).
@@ -100,7 +102,7 @@ public struct Session {
 
     /// Handle one parsed command.
     public mutating func handle(_ command: Command) -> [SessionEffect] {
-        guard !closed else { return [] }
+        guard !closed, !quitAfterTransfer || command.verb == "ABOR" else { return [] }
         guard let spec = CommandCatalog.spec(for: command.verb, tls: policy.tlsAvailable) else {
             return badCommand(Reply(.notImplemented, "\(command.verb): command not implemented."))
         }

@@ -58,3 +58,40 @@ import Testing
         #expect(verbs(&pending, h.session) == ["QUIT"])
     }
 }
+
+@Suite struct QuitDuringTransferTests {
+    /// RFC 959: the connection stays open for the transfer's result, then closes. The 221 comes at
+    /// once so a client that waits for it before finishing its upload does not deadlock.
+    @Test func quitDuringATransferAnswersAtOnceAndClosesAfterTheResult() throws {
+        var h = Harness()
+        h.login()
+        _ = h.send("PASV")
+        _ = h.session.passiveListenerReady(address: .v4(127, 0, 0, 1), port: 5000)
+        _ = h.send("STOR up.bin")
+        var pending = PendingCommands()
+        pending.feed(Array("QUIT\r\nNOOP\r\n".utf8))
+        let next = pending.next(for: h.session)
+        let (quit, verb) = try #require(next)
+        #expect(verb == "QUIT")
+        let answer = h.session.handle(quit)
+        #expect(answer.replies.map(\.code) == [.closingControl])
+        #expect(!answer.contains(.close) && !answer.contains(.abortTransfer))
+        #expect(h.send("NOOP").isEmpty, "nothing but ABOR is taken after QUIT")
+        let end = h.session.transferFinished(.completed(bytes: 10))
+        #expect(end.replies.map(\.code) == [.transferComplete])
+        #expect(end.last == .close)
+        #expect(h.session.closed)
+    }
+
+    @Test func aQuitBehindOtherLinesWaitsItsTurn() {
+        var h = Harness()
+        h.login()
+        _ = h.send("PASV")
+        _ = h.session.passiveListenerReady(address: .v4(127, 0, 0, 1), port: 5000)
+        _ = h.send("RETR a.txt")
+        var pending = PendingCommands()
+        pending.feed(Array("NOOP\r\nQUIT\r\n".utf8))
+        let next = pending.next(for: h.session)
+        #expect(next == nil)
+    }
+}

@@ -79,6 +79,53 @@ print("ok")
         #expect(result.stdout.contains("ok"))
     }
 
+    /// QUIT during a transfer (pyftpdlib's functional tests do this): the 221 comes at once, the
+    /// client then finishes, the transfer's 226 follows and the server closes. Holding QUIT until the
+    /// transfer ended left a client that waits for the 221 before it finishes its upload waiting.
+    @Test func quitDuringAnUploadOrDownloadAnswersAtOnce() throws {
+        let server = try FerryProcess(users: true)
+        let home = server.home("alice")
+        // 64 MiB: more than the socket buffers hold, so the download is still running when QUIT comes.
+        let down = home.appendingPathComponent("down.bin")
+        _ = FileManager.default.createFile(atPath: down.path, contents: nil)
+        try FileHandle(forWritingTo: down).truncate(atOffset: 64 << 20)
+        let result = try Tool.python(FtplibTests.prelude + #"""
+ftp = connect()
+ftp.sendcmd("TYPE I")
+conn = ftp.transfercmd("STOR up.bin")
+conn.sendall(b"a" * 100000)
+ftp.putcmd("QUIT")
+ftp.sock.settimeout(5)
+r = ftp.getresp()
+assert r.startswith("221"), r              # at once, while the upload is still open
+conn.sendall(b"b" * 100000)
+conn.close()
+r = ftp.getresp()
+assert r.startswith("226"), r              # the upload's result
+r = ftp.sock.recv(1)
+assert r == b"", r                         # then the server closes
+ftp = connect()
+ftp.sendcmd("TYPE I")
+conn = ftp.transfercmd("RETR down.bin")
+ftp.putcmd("QUIT")
+ftp.sock.settimeout(5)
+assert ftp.getresp().startswith("221")
+got = bytearray()
+while True:
+    chunk = conn.recv(1 << 20)
+    if not chunk:
+        break
+    got += chunk
+conn.close()
+assert len(got) == 64 << 20, len(got)
+assert ftp.getresp().startswith("226")
+assert ftp.sock.recv(1) == b""
+print("ok")
+"""#, server: server)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
+        #expect(Disk.read(home.appendingPathComponent("up.bin")) == String(repeating: "a", count: 100_000) + String(repeating: "b", count: 100_000))
+    }
+
     @Test func abortMidDownloadAndDisconnectMidUpload() throws {
         let server = try FerryProcess(users: true)
         let home = server.home("alice")
