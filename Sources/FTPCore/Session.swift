@@ -76,6 +76,9 @@ public struct Session {
 
     public var isTransferring: Bool { transferRunning }
 
+    /// PROT P is in effect: data connections are TLS.
+    public var protectsData: Bool { dataProtected }
+
     /// The logged-in account, if any.
     public var account: Account? {
         if case .loggedIn(let account) = login { return account }

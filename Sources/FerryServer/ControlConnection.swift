@@ -165,7 +165,7 @@ final class ControlConnection {
             login.authenticate(user: user, password: password, failureDelayMilliseconds: session.nextFailureDelayMilliseconds)
         case .authenticateAnonymous: login.anonymous()
         case .openPassiveListener:
-            switch dataChannel.openPassive() {
+            switch dataChannel.openPassive(protected: session.protectsData) {
             case .success(let (address, port)): apply(session.passiveListenerReady(address: address, port: port))
             case .failure(let error): apply(session.passiveListenerFailed(error.reason))
             }

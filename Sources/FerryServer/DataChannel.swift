@@ -33,15 +33,17 @@ final class DataChannel {
         self.logger = logger
     }
 
-    /// PASV/EPSV: listen on a free passive port; the address and port to announce, or why not.
-    func openPassive() -> Result<(address: IPAddress, port: UInt16), DataChannelError> {
+    /// PASV/EPSV: listen on a free passive port; the address and port to announce, or why not. Under
+    /// PROT P (`protected`) the connection's TLS handshake starts when it arrives.
+    func openPassive(protected: Bool) -> Result<(address: IPAddress, port: UInt16), DataChannelError> {
         stopWaiting()
         guard reserveDescriptors() else {
             logger.warning("passive listener refused: descriptor budget exhausted")
             return .failure(DataChannelError("too many connections in use, try again shortly"))
         }
         do {
-            let listener = try PassiveListener(loop: loop, local: local, expectedPeer: peerAddress, allocator: context.passivePorts)
+            let tls = protected ? context.tls.map { DataTLS(context: $0, sessionContext: tlsSessionContext) } : nil
+            let listener = try PassiveListener(loop: loop, local: local, expectedPeer: peerAddress, allocator: context.passivePorts, tls: tls)
             passive = listener
             let announced = context.configuration.passiveAddress.flatMap(IPAddress.init) ?? IPAddress(local.host) ?? .v4(127, 0, 0, 1)
             return .success((announced, listener.port))
@@ -62,10 +64,10 @@ final class DataChannel {
             onFailed(.dataConnectionFailed("timed out after \(seconds) seconds"))
         }
         connectTimer?.schedule(timeoutMilliseconds: seconds * 1000)
-        let arrived: (consuming Descriptor) -> Void = { [weak self] socket in
+        let arrived: (consuming DataConnection) -> Void = { [weak self] connection in
             guard let self else { return }
             self.stopWaiting()
-            switch self.wrap(socket, protected: request.protected) {
+            switch self.secure(connection, protected: request.protected) {
             case .success(let connection): onConnected(connection)
             case .failure(let outcome): onFailed(outcome)
             }
@@ -73,14 +75,19 @@ final class DataChannel {
         switch request.endpoint {
         case .passive:
             guard let passive else { return onFailed(.dataConnectionFailed("no passive listener")) }
-            passive.takeConnection(arrived)
+            passive.takeConnection(arrived) { [weak self] reason in
+                self?.stopWaiting()
+                onFailed(.dataConnectionInsecure(reason))
+            }
         case .active(let address, let port):
             guard reserveDescriptors() else { return onFailed(.dataConnectionFailed("too many connections in use, try again shortly")) }
             guard let remote = SocketAddress(host: address.description, port: port) else {
                 return onFailed(.dataConnectionFailed("bad address \(address)"))
             }
             do {
-                connector = try ActiveConnector(loop: loop, to: remote, from: local, onConnected: arrived) { [weak self] error in
+                connector = try ActiveConnector(loop: loop, to: remote, from: local, onConnected: {
+                    arrived(DataConnection(socket: $0, tls: nil))
+                }) { [weak self] error in
                     self?.stopWaiting()
                     onFailed(.dataConnectionFailed(error.description))
                 }
@@ -90,9 +97,16 @@ final class DataChannel {
         }
     }
 
-    /// Under PROT P the connection is a TLS server endpoint bound to the control connection's sessions.
-    private func wrap(_ socket: consuming Descriptor, protected: Bool) -> WrapResult {
-        guard protected, let tlsContext = context.tls else { return .success(DataConnection(socket: socket, tls: nil)) }
+    /// Under PROT P the connection is a TLS server endpoint bound to the control connection's
+    /// sessions: a passive one may already have started its handshake (see `PassiveListener`).
+    private func secure(_ connection: consuming DataConnection, protected: Bool) -> WrapResult {
+        let started = connection.tls != nil
+        guard protected != started else { return .success(connection) }
+        guard protected else {
+            return .failure(.dataConnectionFailed("PROT C came after the data connection began TLS; open a new data connection"))
+        }
+        guard let tlsContext = context.tls else { return .failure(.dataConnectionInsecure("TLS is not configured")) }
+        let socket = connection.socket
         do {
             let tls = try TLSConnection(context: tlsContext, fd: socket.rawValue, sessionContext: tlsSessionContext)
             return .success(DataConnection(socket: socket, tls: tls))
@@ -109,6 +123,7 @@ final class DataChannel {
     }
 
     private func stopWaiting() {
+        if passive?.heldUnused == true { logger.notice("data connection closed unused: no transfer command came for it") }
         passive?.close()
         passive = nil
         connector?.cancel()

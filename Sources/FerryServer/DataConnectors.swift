@@ -2,49 +2,128 @@ import FTPCore
 import FerryReactor
 import Glibc
 
+/// The TLS a protected data connection gets: the server context and the control connection's
+/// session context (a data connection may resume only the control connection's sessions).
+struct DataTLS {
+    let context: TLSContext
+    let sessionContext: [UInt8]
+}
+
 /// A passive data listener for one session: accepts a single connection, and only from the control
 /// connection's peer (a connection from anyone else is closed and the listener keeps waiting).
+///
+/// Under PROT P the TLS handshake starts as soon as the connection arrives: some clients (aioftp, Go's
+/// jlaffaye/ftp) send their ClientHello before the transfer command and wait for the handshake, so
+/// waiting for the command would leave both sides waiting. The transfer takes the connection with
+/// its handshake done or under way.
 final class PassiveListener {
     let port: UInt16
+    private let loop: EventLoop
     private let allocator: PassivePortAllocator
+    private let tls: DataTLS?
     private var listener: Listener?
     private var accepted: Descriptor?
-    private var waiter: ((consuming Descriptor) -> Void)?
+    private var early: TLSConnection?
+    private var handshakeWatcher: EventWatcher?
+    /// Why the early handshake failed; the transfer command then gets 522.
+    private var failure: String?
+    private var waiter: ((consuming DataConnection) -> Void)?
+    private var failedWaiter: ((String) -> Void)?
     /// The port is still ours: released once, on the first `close` (a second release could free
     /// it from under the session that was given it next).
     private var holdsPort = true
 
-    init(loop: EventLoop, local: SocketAddress, expectedPeer: IPAddress, allocator: PassivePortAllocator) throws(SystemError) {
+    init(loop: EventLoop, local: SocketAddress, expectedPeer: IPAddress, allocator: PassivePortAllocator, tls: DataTLS?) throws(SystemError) {
         let socket = try allocator.open(on: local)
         port = SocketAddress.local(of: socket.rawValue)?.port ?? 0
+        self.loop = loop
         self.allocator = allocator
+        self.tls = tls
         listener = Listener(loop: loop, socket: socket) { [weak self] connection, peer in
-            guard let self, IPAddress(peer.host)?.normalised == expectedPeer, self.accepted == nil else { return }
+            guard let self, IPAddress(peer.host)?.normalised == expectedPeer, self.accepted == nil, self.failure == nil else { return }
             self.listener?.close()
             self.listener = nil
-            if let waiter = self.waiter {
-                self.waiter = nil
-                waiter(connection)
-            } else {
-                self.accepted = consume connection
-            }
+            self.arrived(connection)
         }
     }
 
-    /// Hand over the data connection now if it is there, or as soon as it arrives.
-    func takeConnection(_ handler: @escaping (consuming Descriptor) -> Void) {
-        if let connection = accepted.take() {
-            handler(connection)
-        } else {
-            waiter = handler
+    private func arrived(_ connection: consuming Descriptor) {
+        if let tls {
+            do {
+                early = try TLSConnection(context: tls.context, fd: connection.rawValue, sessionContext: tls.sessionContext)
+            } catch {
+                return fail(error.description)
+            }
+        }
+        accepted = consume connection
+        if waiter != nil { return handOver() }
+        if early != nil { handshake() }
+    }
+
+    /// Drive the early handshake while no transfer has taken the connection.
+    private func handshake() {
+        guard let early, let fd = accepted?.rawValue else { return }
+        let readiness: EventWatcher.Readiness
+        switch early.handshake() {
+        case .done:
+            handshakeWatcher?.cancel()
+            handshakeWatcher = nil
+            return
+        case .wantRead: readiness = .read
+        case .wantWrite: readiness = .write
+        case .closed, .truncated: return fail("TLS handshake on the data connection failed: connection closed")
+        case .failed(let reason): return fail("TLS handshake on the data connection failed: \(reason)")
+        }
+        handshakeWatcher?.cancel()
+        handshakeWatcher = EventWatcher.descriptor(loop: loop, fd: fd, readiness) { [weak self] _ in self?.handshake() }
+        handshakeWatcher?.schedule()
+    }
+
+    private func fail(_ reason: String) {
+        handshakeWatcher?.cancel()
+        handshakeWatcher = nil
+        early = nil
+        accepted = nil
+        failure = reason
+        if let failedWaiter {
+            waiter = nil
+            self.failedWaiter = nil
+            failedWaiter(reason)
         }
     }
+
+    /// Hand over the data connection now if it is there, or as soon as it arrives; `onFailed` hears
+    /// why an early TLS handshake failed.
+    func takeConnection(_ handler: @escaping (consuming DataConnection) -> Void, onFailed: @escaping (String) -> Void) {
+        if let failure { return onFailed(failure) }
+        waiter = handler
+        failedWaiter = onFailed
+        if accepted != nil { handOver() }
+    }
+
+    private func handOver() {
+        handshakeWatcher?.cancel()
+        handshakeWatcher = nil
+        guard let waiter, let socket = accepted.take() else { return }
+        self.waiter = nil
+        failedWaiter = nil
+        let tls = early
+        early = nil
+        waiter(DataConnection(socket: socket, tls: tls))
+    }
+
+    /// A client connected but no transfer took the connection (for the log).
+    var heldUnused: Bool { accepted != nil }
 
     /// Stop listening and close a connection nobody took. Idempotent.
     func close() {
         listener?.close()
         listener = nil
+        handshakeWatcher?.cancel()
+        handshakeWatcher = nil
         waiter = nil
+        failedWaiter = nil
+        early = nil
         accepted = nil
         if holdsPort { allocator.release(port) }
         holdsPort = false

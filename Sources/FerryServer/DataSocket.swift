@@ -68,9 +68,10 @@ final class DataSocket {
 
     var isTLS: Bool { tls != nil }
 
-    /// Begin with the handshake, or go straight to the transfer's readiness.
+    /// Begin with the handshake (which may have started before the transfer took the connection, so
+    /// it is driven at once rather than on readiness), or go straight to the transfer's readiness.
     func start() {
-        if handshaking { return watch(.read) }
+        if handshaking { return onReady?() ?? () }
         corkIfSending()
         watch(sends ? .write : .read)
     }

@@ -28,12 +28,12 @@ import Testing
         probe.close()
         let allocator = PassivePortAllocator(range: port...port)
         let local = try #require(SocketAddress(host: "127.0.0.1", port: 0))
-        var first: PassiveListener? = try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator)
+        var first: PassiveListener? = try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator, tls: nil)
         first?.close()
-        let second = try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator)
+        let second = try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator, tls: nil)
         #expect(second.port == port)
         first = nil
-        #expect(throws: SystemError.self) { try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator) }
+        #expect(throws: SystemError.self) { try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator, tls: nil) }
         second.close()
     }
 

@@ -84,7 +84,7 @@ final class ManualClock: Sendable {
         let second = try allocator.open(on: local)
         let got = Set([SocketAddress.local(of: first.rawValue)?.port, SocketAddress.local(of: second.rawValue)?.port].compactMap { $0 })
         #expect(got == Set(ports))
-        #expect(throws: SystemError.self) { try allocator.open(on: local) }
+        #expect(throws: SystemError.self) { _ = try allocator.open(on: local) }
         let freed = try #require(SocketAddress.local(of: first.rawValue)?.port)
         first.close()
         allocator.release(freed)
