@@ -97,6 +97,13 @@ public final class Stream {
         handshakeDeadline?.schedule(timeoutMilliseconds: handshakeTimeoutMilliseconds)
     }
 
+    /// TLS 1.3: send the peer a fresh session ticket with the next write. Clients that use each ticket
+    /// once (Java's TLS) resume data connections with them; replacing each one a data connection
+    /// consumed lets them keep resuming.
+    public func issueSessionTicket() {
+        if let ssl, SSL_version(ssl) >= TLS1_3_VERSION { SSL_new_session_ticket(ssl) }
+    }
+
     /// Switch to TLS once everything written so far (the 234 reply) has reached the kernel. Reading
     /// stops at once: the ClientHello stays in the kernel until the TLS bufferevent reads it, and
     /// plaintext already read after the command is dropped (no command injection before TLS).

@@ -266,9 +266,11 @@ final class ControlConnection {
 
     // MARK: transfers
 
-    /// A transfer ended: settle and record it, then answer the command.
+    /// A transfer ended: settle and record it, then answer the command (after a fresh TLS ticket for
+    /// the one its data connection consumed).
     private func transferEnded(_ reported: TransferOutcome) {
-        guard let outcome = transfers.settle(reported, account: session.account) else { return }
+        guard let (outcome, resumedTLS) = transfers.settle(reported, account: session.account) else { return }
+        if resumedTLS { stream?.issueSessionTicket() }
         apply(session.transferFinished(outcome))
         guard !ended else { return }
         if endAfterTransfer { return end() }

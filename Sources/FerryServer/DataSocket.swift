@@ -68,6 +68,9 @@ final class DataSocket {
 
     var isTLS: Bool { tls != nil }
 
+    /// The TLS handshake resumed a session of the control connection (it consumed a ticket).
+    var resumedSession: Bool { tls?.sessionReused ?? false }
+
     /// Begin with the handshake (which may have started before the transfer took the connection, so
     /// it is driven at once rather than on readiness), or go straight to the transfer's readiness.
     func start() {

@@ -34,6 +34,9 @@ final class DataTransfer {
         stallTimer = EventWatcher.timer(loop: loop, repeating: true) { [unowned self] in self.checkStall() }
     }
 
+    /// The data connection resumed the control connection's TLS session.
+    var resumedTLSSession: Bool { socket.resumedSession }
+
     func start() {
         stallTimer?.schedule(timeoutMilliseconds: 1000)
         socket.start()

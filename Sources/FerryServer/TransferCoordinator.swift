@@ -69,11 +69,13 @@ final class TransferCoordinator {
     }
 
     /// A reported end: close a file that never moved or settle one that did, record the transfer,
-    /// give back the data channel. The outcome to answer with; nil when no transfer was running.
-    func settle(_ reported: TransferOutcome, account: Account?) -> TransferOutcome? {
+    /// give back the data channel. The outcome to answer with, and whether the data connection
+    /// resumed a TLS session; nil when no transfer was running.
+    func settle(_ reported: TransferOutcome, account: Account?) -> (outcome: TransferOutcome, resumedTLS: Bool)? {
         guard let request else { return nil }
         self.request = nil
         let started = transfer != nil
+        let resumedTLS = transfer?.resumedTLSSession ?? false
         transfer = nil
         channel.close()
         let outcome: TransferOutcome
@@ -85,7 +87,7 @@ final class TransferCoordinator {
         }
         recorder.record(request, outcome, seconds: Int(context.clock.seconds - startedAt), account: account,
                         home: grant?.home ?? "", logger: logger)
-        return outcome
+        return (outcome, resumedTLS)
     }
 
     /// The session ends: a running transfer is aborted (its end is still reported and settled); one
