@@ -19,6 +19,49 @@ import Testing
         #expect(entries[4].value == .string("A#B"))
     }
 
+    @Test func multiLineArraysQuotedKeysAndUnicodeEscapes() {
+        let text = """
+        listen = [
+            "127.0.0.1:21",   # the main one
+            '[::1]:21',
+        ]
+        "max-sessions" = +1_000
+        'log-level' = "info"
+        root = "/srv/caf\\u00e9/\\U0001F4C1"
+        workers = 0
+        """
+        let (entries, errors) = ConfigFile.parse(text, source: "f.toml")
+        #expect(errors.isEmpty, "\(errors)")
+        #expect(entries.map(\.key) == ["listen", "max-sessions", "log-level", "root", "workers"])
+        #expect(entries.map(\.line) == [1, 5, 6, 7, 8])
+        #expect(entries[0].value == .list(["127.0.0.1:21", "[::1]:21"]))
+        #expect(entries[1].value == .integer(1000))
+        #expect(entries[3].value == .string("/srv/café/📁"))
+    }
+
+    @Test(arguments: ["10_", "1__0", "_1", "010", "1_000_", "+", "1e3", "0x10", "１２"])
+    func integersFollowTOML(text: String) {
+        let errors = ConfigFile.parse("workers = \(text)", source: "f.toml").errors.map(\.description)
+        #expect(errors.count == 1 && errors[0].hasPrefix("f.toml:1: workers:"), "\(text): \(errors)")
+    }
+
+    @Test func badEscapesAndUnclosedArraysSayWhere() {
+        let text = """
+        root = "\\uD800"
+        listen = [
+          "a",
+        workers = 2
+        tls-ciphers = "\\q"
+        """
+        let errors = ConfigFile.parse(text, source: "f.toml").errors.map(\.description)
+        #expect(errors.count == 4, "\(errors)")
+        #expect(errors.contains { $0.hasPrefix("f.toml:1: root: \\u needs 4 hex digits") })
+        #expect(errors.contains { $0.hasPrefix("f.toml:2: an array opened here is never closed") })
+        #expect(errors.contains { $0.hasPrefix("f.toml:3: expected key = value") })
+        #expect(!errors.contains { $0.hasPrefix("f.toml:4") }, "workers = 2 is read on its own")
+        #expect(errors.contains { $0.hasPrefix("f.toml:5: tls-ciphers: unknown escape \\q") })
+    }
+
     @Test func reportsEveryErrorWithItsLine() {
         let text = """
         root = /srv
