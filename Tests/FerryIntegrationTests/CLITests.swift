@@ -39,9 +39,18 @@ import Testing
         #expect(keys.count > 20)
         let readme = try String(contentsOf: ContribTests.unitPath.deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("README.md"), encoding: .utf8)
+        var completions: [String: String] = [:]
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try Tool.run(FerryProcess.binary, ["--generate-completion-script", shell])
+            #expect(script.status == 0, "\(shell): \(script.stderr)")
+            completions[shell] = script.stdout
+        }
         for key in keys {
             #expect(help.stdout.contains("--\(key) ") || help.stdout.contains("--\(key)\n"), "--\(key) in ferry serve --help")
             #expect(readme.contains("`--\(key)"), "--\(key) in the README's option table")
+            for (shell, script) in completions {
+                #expect(script.contains(key), "--\(key) in the \(shell) completions")
+            }
         }
         let jsonError = try Tool.run(FerryProcess.binary, ["serve", "--log-format", "json", "--root", "/nonexistent/ferry"] + listen)
         #expect(jsonError.status != 0)
