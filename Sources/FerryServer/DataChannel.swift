@@ -45,7 +45,8 @@ final class DataChannel {
             let tls = protected ? context.tls.map { DataTLS(context: $0, sessionContext: tlsSessionContext) } : nil
             let listener = try PassiveListener(loop: loop, local: local, expectedPeer: peerAddress, allocator: context.passivePorts, tls: tls)
             passive = listener
-            let announced = context.configuration.passiveAddress.flatMap(IPAddress.init) ?? IPAddress(local.host) ?? .v4(127, 0, 0, 1)
+            let announced = context.passiveAddressResolver.announce(context.configuration.passiveAddresses, to: peerAddress)
+                ?? IPAddress(local.host) ?? .v4(127, 0, 0, 1)
             return .success((announced, listener.port))
         } catch {
             releaseDescriptors()

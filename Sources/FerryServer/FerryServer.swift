@@ -23,6 +23,8 @@ public final class FerryServer {
     private var workers: [LoopBound<WorkerState>] = []
     private var signalWatchers: [EventWatcher] = []
     private var drainTimer: EventWatcher?
+    /// Looks the passive-address host names up again (dynamic DNS), off the loops.
+    private var resolveTimer: EventWatcher?
     private var drainDeadline: Int64 = 0
     private var metricsEndpoint: HTTPEndpoint?
 
@@ -172,7 +174,17 @@ public final class FerryServer {
             current.value.logger.notice("SIGUSR1: log files reopened")
         })
         signalWatchers.append(EventWatcher.signal(loop: mainLoop, SIGHUP) { [unowned self] in self.reloadConfiguration() })
+        resolveTimer = EventWatcher.timer(loop: mainLoop, repeating: true) { [mainLoop, current] in
+            let resolver = current.value.passiveAddressResolver
+            mainLoop.offload({ resolver.refresh() }) { failed in
+                for name in failed {
+                    current.value.logger.warning("passive address host did not resolve; keeping its last address", metadata: ["host": "\(name)"])
+                }
+            }
+        }
+        resolveTimer?.schedule(timeoutMilliseconds: PassiveAddressResolver.refreshSeconds * 1000)
         mainLoop.run()
+        resolveTimer?.cancel()
         for loop in loops {
             loop.stop()
             loop.join()

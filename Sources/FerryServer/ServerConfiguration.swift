@@ -13,8 +13,9 @@ public struct ServerConfiguration: Sendable {
     public var maxSessions: Int?
     public var maxSessionsPerIP: Int = 64
     public var passivePorts: ClosedRange<UInt16>?
-    /// Address announced in PASV replies instead of the control connection's local address.
-    public var passiveAddress: String?
+    /// Addresses announced in PASV replies, per client network, instead of the control connection's
+    /// local address.
+    public var passiveAddresses = PassiveAddressRules()
     public var workers: Int = 1
     public var maxLoginFailures: Int = 3
     /// Failed logins from one address (in any sessions) before it is banned for `banSeconds`.

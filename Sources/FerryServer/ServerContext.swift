@@ -22,6 +22,8 @@ public final class ServerContext: Sendable {
     public let homes: HomeDirectories
     public let users: UserRegistry
     public let xferlog: XferLog?
+    /// The addresses of the host names in `configuration.passiveAddresses`.
+    public let passiveAddressResolver: PassiveAddressResolver
     /// Timeouts, durations, rates and bans all read this clock.
     public let clock: MonotonicClock
 
@@ -38,6 +40,10 @@ public final class ServerContext: Sendable {
             try JailedFileSystem(home: HomeHandle(path: configuration.root)).checkKernelSupport()
         } catch {
             throw StartupError("cannot confine file access to \(configuration.root): \(error)")
+        }
+        passiveAddressResolver = PassiveAddressResolver(names: configuration.passiveAddresses.hostNames)
+        if let unresolved = passiveAddressResolver.refresh().first {
+            throw StartupError("cannot resolve \(unresolved) (--passive-address) to an IPv4 address")
         }
         let users: UsersFile?
         do {

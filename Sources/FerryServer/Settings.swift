@@ -46,12 +46,10 @@ public enum Settings {
         spec("passive-ports", .string, nil, "Passive data port range, \"LO-HI\" (default: the kernel's ephemeral ports).", sample: "\"50000-50100\"") { value, config throws(ConfigError) in
             config.passivePorts = try parsePortRange(try string(value))
         },
-        spec("passive-address", .string, nil, "IPv4 address announced in PASV replies (NAT, load balancer).", sample: "\"203.0.113.10\"") { value, config throws(ConfigError) in
-            let text = try string(value)
-            guard let address = IPAddress(text), address.isIPv4 else {
-                throw ConfigError("\(text) is not an IPv4 address (PASV can only announce IPv4)")
-            }
-            config.passiveAddress = address.description
+        spec("passive-address", .list, nil,
+             "IPv4 address or host name announced in PASV replies (NAT, load balancer); CIDR=ADDRESS for the clients of one network, first match wins; repeatable.",
+             sample: "[\"10.0.0.0/8=10.0.0.5\", \"ftp.example.com\"]") { value, config throws(ConfigError) in
+            config.passiveAddresses = try PassiveAddressRules.parse(try list(value))
         },
         spec("workers", .integer, nil, "Event loops (default: number of cores).", sample: "2") { value, config throws(ConfigError) in
             config.workers = try integer(value, atLeast: 1, atMost: 256)

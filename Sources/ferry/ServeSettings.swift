@@ -19,8 +19,8 @@ struct ServeSettings: ParsableArguments {
     var maxSessionsPerIp: Int?
     @Option(name: .customLong("passive-ports"), help: "Passive data port range, \"LO-HI\" (default: the kernel's ephemeral ports).")
     var passivePorts: String?
-    @Option(name: .customLong("passive-address"), help: "IPv4 address announced in PASV replies (NAT, load balancer).")
-    var passiveAddress: String?
+    @Option(name: .customLong("passive-address"), help: "IPv4 address or host name announced in PASV replies (NAT, load balancer); CIDR=ADDRESS for the clients of one network, first match wins; repeatable.")
+    var passiveAddress: [String] = []
     @Option(name: .customLong("workers"), help: "Event loops (default: number of cores).")
     var workers: Int?
     @Option(name: .customLong("max-login-failures"), help: "Failed logins in one session before it is closed (default: 3).")
@@ -84,7 +84,7 @@ struct ServeSettings: ParsableArguments {
         values["max-sessions"] = maxSessions.map(SettingValue.integer)
         values["max-sessions-per-ip"] = maxSessionsPerIp.map(SettingValue.integer)
         values["passive-ports"] = passivePorts.map(SettingValue.string)
-        values["passive-address"] = passiveAddress.map(SettingValue.string)
+        values["passive-address"] = passiveAddress.isEmpty ? nil : .list(passiveAddress)
         values["workers"] = workers.map(SettingValue.integer)
         values["max-login-failures"] = maxLoginFailures.map(SettingValue.integer)
         values["max-failed-logins-per-ip"] = maxFailedLoginsPerIp.map(SettingValue.integer)

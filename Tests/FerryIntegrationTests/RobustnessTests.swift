@@ -256,6 +256,29 @@ print("ok")
         #expect(now == baseline)
     }
 
+    /// Clients from 127.0.0.2 and 127.0.0.3 get the addresses their rules name (one a host name), and
+    /// curl, told to use PASV, connects to that address; anyone else gets the default.
+    @Test func passiveAddressPerClientNetwork() throws {
+        let server = try FerryProcess(["--passive-address", "127.0.0.2/32=127.0.0.1", "--passive-address", "127.0.0.3/32=localhost",
+                                       "--passive-address", "192.0.2.1"], users: true)
+        try Disk.write(server.home("alice").appendingPathComponent("p.txt"), "per network")
+        for client in ["127.0.0.2", "127.0.0.3"] {
+            let got = try Tool.run("curl", ["-sS", "-v", "--max-time", "20", "--disable-epsv", "--interface", client,
+                                            "ftp://alice:secret@\(server.host):\(server.port)/p.txt"])
+            #expect(got.status == 0 && got.stdout == "per network", "\(client): \(got.stderr)\n\(server.log)")
+            #expect(got.stderr.contains("227 Entering Passive Mode (127,0,0,1,"), "\(client): \(got.stderr)")
+            #expect(server.log.contains("client=\(client):"), "the session came from \(client)")
+        }
+        let result = try Tool.python(FtplibTests.prelude + #"""
+ftp = connect()
+r = ftp.sendcmd("PASV")
+assert "(192,0,2,1," in r, r
+assert ftp.sendcmd("EPSV").startswith("229")
+ftp.quit()
+"""#, server: server)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
+    }
+
     @Test func passiveAddressAndPortRange() throws {
         let server = try FerryProcess(["--passive-ports", "41000-41009", "--passive-address", "127.0.0.2"], users: true)
         try Disk.write(server.home("alice").appendingPathComponent("p.txt"), "passive")

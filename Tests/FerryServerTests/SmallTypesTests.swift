@@ -177,3 +177,41 @@ final class ManualClock: Sendable {
         #expect(errors.map { $0.description.prefix(9) } == ["f.toml:4:"])
     }
 }
+
+@Suite struct PassiveAddressRulesTests {
+    @Test func theFirstMatchingNetworkWinsThenTheDefault() throws {
+        let rules = try PassiveAddressRules.parse(["10.0.0.0/8=10.0.0.5", "10.1.0.0/16=10.1.0.9", "fd00::/8=192.168.1.1", "203.0.113.10"])
+        #expect(rules.target(for: IPAddress("10.1.2.3")!) == .address(IPAddress("10.0.0.5")!))
+        #expect(rules.target(for: IPAddress("::ffff:10.9.9.9")!) == .address(IPAddress("10.0.0.5")!))
+        #expect(rules.target(for: IPAddress("fd12::1")!) == .address(IPAddress("192.168.1.1")!))
+        #expect(rules.target(for: IPAddress("198.51.100.7")!) == .address(IPAddress("203.0.113.10")!))
+        #expect(try PassiveAddressRules.parse(["127.0.0.2/32=ftp.Example.com"]).target(for: IPAddress("127.0.0.3")!) == nil)
+        #expect(try PassiveAddressRules.parse(["0.0.0.0/0=ftp.Example.com"]).hostNames == ["ftp.example.com"])
+    }
+
+    @Test(arguments: [
+        (["10.0.0.0/33=1.2.3.4"], "10.0.0.0/33 is not a network"),
+        (["10.0.0.0/8=::1"], "::1 is not an IPv4 address"),
+        (["1.2.3.4", "5.6.7.8"], "5.6.7.8: only one default address"),
+        (["10/8=1.2.3.4"], "10/8 is not a network"),
+        (["10.0.0.0/8=under_score"], "under_score is neither an IPv4 address nor a host name"),
+        (["10.0.0.0/8="], " is neither"),
+    ])
+    func mistakesSayWhatToWrite(entries: [String], message: String) {
+        #expect(throws: ConfigError.self) { try PassiveAddressRules.parse(entries) }
+        do {
+            _ = try PassiveAddressRules.parse(entries)
+        } catch {
+            #expect(error.description.hasPrefix(message) || error.description.contains(message), "\(error.description)")
+        }
+    }
+
+    /// Only localhost (from /etc/hosts): a test must not send a DNS query off the machine.
+    @Test func hostNamesResolveWhenRefreshed() throws {
+        let rules = try PassiveAddressRules.parse(["127.0.0.0/8=localhost"])
+        let resolver = PassiveAddressResolver(names: rules.hostNames)
+        #expect(resolver.announce(rules, to: IPAddress("127.0.0.9")!) == nil, "not looked up yet")
+        #expect(resolver.refresh().isEmpty)
+        #expect(resolver.announce(rules, to: IPAddress("127.0.0.9")!) == IPAddress("127.0.0.1"))
+    }
+}
