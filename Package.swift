@@ -27,7 +27,7 @@ let package = Package(
         ),
         .target(
             name: "CFerrySys",
-            linkerSettings: [.linkedLibrary("crypt")]
+            linkerSettings: [.linkedLibrary("crypt"), .linkedLibrary("z")]
         ),
         .target(name: "FTPCore"),
         .target(name: "FerryReactor", dependencies: ["CLibevent", "COpenSSL", "CFerrySys"]),

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <crypt.h>
+#include <zlib.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -93,4 +94,15 @@ int ferry_crypt_hash(const char *password, const char *setting, char *out, size_
 int ferry_set_oobinline(int fd) {
     int one = 1;
     return setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
+}
+
+unsigned long ferry_crc32(unsigned long crc, const void *bytes, size_t count) {
+    const unsigned char *at = bytes;
+    while (count > 0) {
+        unsigned int chunk = count > (1u << 30) ? (1u << 30) : (unsigned int)count;
+        crc = crc32(crc, at, chunk);
+        at += chunk;
+        count -= chunk;
+    }
+    return crc;
 }

@@ -34,14 +34,17 @@ public struct Command: Equatable, Sendable {
         }
     }
 
-    /// Parse one line (without CRLF). The verb is 3 or 4 ASCII letters, case-insensitive; the argument
+    /// Parse one line (without CRLF). The verb is ASCII letters (RFC 959's are 3 or 4), then digits
+    /// for the legacy digest commands (XSHA256), at most 8 characters, case-insensitive; the argument
     /// keeps its spaces (file names may begin or end with one).
     public static func parse(_ line: [UInt8]) -> Result<Command, ParseError> {
         guard !line.isEmpty else { return .failure(.empty) }
         let space = line.firstIndex(of: UInt8(ascii: " ")) ?? line.endIndex
         let verbBytes = line[..<space]
-        guard (1...4).contains(verbBytes.count),
-              verbBytes.allSatisfy({ ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) })
+        let isLetter: (UInt8) -> Bool = { ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) }
+        let letters = verbBytes.prefix(while: isLetter)
+        guard (1...8).contains(verbBytes.count), !letters.isEmpty,
+              verbBytes.dropFirst(letters.count).allSatisfy({ $0 >= 48 && $0 <= 57 })
         else { return .failure(.invalidVerb) }
         let verb = String(decoding: verbBytes, as: UTF8.self).uppercased()
         let argument = space < line.endIndex ? Array(line[(space + 1)...]) : []

@@ -20,6 +20,8 @@ public enum ReplyCode: Int, Sendable {
     case pendingFurtherInformation = 350
     case serviceNotAvailable = 421
     case cannotOpenDataConnection = 425
+    /// Requested file action not taken (file busy): try again.
+    case fileActionNotTaken = 450
     case connectionClosedTransferAborted = 426
     case actionAbortedLocalError = 451
     case insufficientStorage = 452

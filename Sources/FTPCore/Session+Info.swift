@@ -1,13 +1,14 @@
 /// FEAT, OPTS, HELP, STAT and the transfer parameters TYPE/MODE/STRU.
 extension Session {
     mutating func feat() -> [SessionEffect] {
-        [.reply(Reply(.systemStatus, lines: ["Extensions supported:"] + CommandCatalog.features(tls: policy.tlsAvailable).map { " " + $0 } + ["End"]))]
+        let features = (CommandCatalog.features(tls: policy.tlsAvailable) + [hashFeature]).sorted()
+        return [.reply(Reply(.systemStatus, lines: ["Extensions supported:"] + features.map { " " + $0 } + ["End"]))]
     }
 
     mutating func opts(_ argument: String) -> [SessionEffect] {
         let words = argument.split(separator: " ", maxSplits: 1).map(String.init)
         guard let option = words.first?.uppercased() else {
-            return reply(.syntaxErrorInArguments, "OPTS needs an option: OPTS UTF8 ON or OPTS MLST <facts>.")
+            return reply(.syntaxErrorInArguments, "OPTS needs an option: OPTS UTF8 ON, OPTS MLST <facts> or OPTS HASH [<algorithm>].")
         }
         switch option {
         case "UTF8":
@@ -19,6 +20,8 @@ extension Session {
             let selected = MachineFacts.all.filter { requested.contains($0) }
             machineFacts.selected = selected
             return reply(.commandOK, "MLST OPTS " + selected.map { $0 + ";" }.joined())
+        case "HASH":
+            return optsHash(words.count > 1 ? words[1].trimmingSpaces : "")
         default:
             return reply(.syntaxErrorInArguments, "Unknown option \(option).")
         }

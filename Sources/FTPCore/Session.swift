@@ -42,6 +42,10 @@ public struct Session {
     var abortRequested = false
     /// QUIT came during a transfer: only ABOR is taken until it ends, then the connection closes.
     var quitAfterTransfer = false
+    /// HASH: the selected algorithm, the range RANG set for the next HASH, and a digest under way.
+    var hashAlgorithm = HashAlgorithm.sha256
+    var hashRange: (start: UInt64, end: UInt64)?
+    var pendingHash: PendingHash?
     /// A directory being opened off the loop for LIST/NLST/MLSD/STAT.
     var pendingListing: (path: VirtualPath, purpose: ListingPurpose)?
     /// A STAT listing is being sent on the control connection.
@@ -71,7 +75,7 @@ public struct Session {
     /// (except ABOR during a transfer) so that replies stay in order.
     public var isBusy: Bool {
         if case .authenticating = login { return true }
-        return dataSetup == .openingPassive || transferRunning || pendingListing != nil || statusListingRunning
+        return dataSetup == .openingPassive || transferRunning || pendingListing != nil || statusListingRunning || pendingHash != nil
     }
 
     public var isTransferring: Bool { transferRunning }
@@ -119,6 +123,10 @@ public struct Session {
             let code: ReplyCode = spec.createsName ? .fileNameNotAllowed : .syntaxErrorInArguments
             return [.reply(Reply(code, "Argument is not valid UTF-8 (RFC 2640)."))]
         }
+        if hashRange != nil && ["RETR", "STOR", "APPE", "STOU"].contains(command.verb) {
+            hashRange = nil
+            return reply(.notImplementedForParameter, "RANG applies only to HASH here; the range is reset: send the transfer again (REST for an offset).")
+        }
         if command.verb != "RNTO" {
             // RNFR must be followed directly by RNTO. (REST instead lasts until a transfer uses it:
             // clients send PASV or TYPE between REST and RETR.)
@@ -154,6 +162,9 @@ public struct Session {
         case "APPE": return store(argument, append: true)
         case "STOU": return storeUnique(argument)
         case "REST": return restart(argument)
+        case "HASH": return hash(argument)
+        case "RANG": return range(argument)
+        case "XCRC", "XMD5", "XSHA1", "XSHA256", "XSHA512": return legacyDigest(verb, argument)
         case "ABOR": return abort()
         case "LIST": return listing(argument, style: .long)
         case "NLST": return listing(argument, style: .names)

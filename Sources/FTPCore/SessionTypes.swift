@@ -125,6 +125,8 @@ public enum SessionEffect: Sendable, Equatable {
     /// plaintext the client sent after the command is discarded.
     case upgradeToTLS
     case abortTransfer
+    /// Compute a digest off the event loop; answer with `hashComputed`.
+    case computeHash(HashRequest)
     /// Close the control connection once every reply before this has been sent.
     case close
 }

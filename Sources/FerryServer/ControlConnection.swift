@@ -177,6 +177,7 @@ final class ControlConnection {
             statusListing = StatusListing(listing: handle.listing, closing: closing)
             sendStatusListing()
         case .abortTransfer: transfers.abort()
+        case .computeHash(let request): computeHash(request)
         case .upgradeToTLS: upgradeToTLS()
         case .close: end()
         }
@@ -215,7 +216,19 @@ final class ControlConnection {
         }
     }
 
-    // MARK: directories
+    // MARK: directories and digests
+
+    /// HASH and the X* commands: the digest is computed on a worker thread.
+    private func computeHash(_ request: HashRequest) {
+        let digests = context.digests
+        guard digests.reserve() else {
+            request.file.descriptor.close()
+            return apply(session.hashComputed(.failure(.busy)))
+        }
+        loop.offload({ digests.compute(request) }) { [weak self] result in
+            self?.run([.event { $0.apply($0.session.hashComputed(result)) }])
+        }
+    }
 
     /// LIST, NLST, MLSD and STAT of a directory: reading its names can take long, so it happens on
     /// a worker thread.

@@ -22,6 +22,8 @@ public final class ServerContext: Sendable {
     public let homes: HomeDirectories
     public let users: UserRegistry
     public let xferlog: XferLog?
+    /// HASH and X* digests: the process-wide bound and the cache.
+    public let digests: FileDigests
     /// The addresses of the host names in `configuration.passiveAddresses`.
     public let passiveAddressResolver: PassiveAddressResolver
     /// Timeouts, durations, rates and bans all read this clock.
@@ -41,6 +43,7 @@ public final class ServerContext: Sendable {
         } catch {
             throw StartupError("cannot confine file access to \(configuration.root): \(error)")
         }
+        digests = previous?.digests ?? FileDigests(limit: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         passiveAddressResolver = PassiveAddressResolver(names: configuration.passiveAddresses.hostNames)
         if let unresolved = passiveAddressResolver.refresh().first {
             throw StartupError("cannot resolve \(unresolved) (--passive-address) to an IPv4 address")

@@ -50,7 +50,10 @@ import Testing
 
     @Test func rejectsBadVerbsAndNUL() {
         #expect(Command.parse([]) == .failure(.empty))
-        #expect(Command.parse(Array("HELLO1".utf8)) == .failure(.invalidVerb))
+        for bad in ["HELLOXSHA1", "1ABC", "AB1C", "XSHA-1", "AB\u{e9}"] {
+            #expect(Command.parse(Array(bad.utf8)) == .failure(.invalidVerb), "\(bad)")
+        }
+        #expect((try? Command.parse(Array("xsha256 a b".utf8)).get())?.verb == "XSHA256")
         #expect(Command.parse(Array("RETR a".utf8) + [0] + Array("b".utf8)) == .failure(.containsNUL(verb: "RETR")))
     }
 

@@ -90,6 +90,11 @@ private func respond(to effects: [SessionEffect], _ session: inout Session, fs: 
         case .sendStatusListing(let handle, _, _):
             while !handle.listing.next(2).isEmpty {}
             produced += session.statusListingSent()
+        case .computeHash(let request):
+            let start = request.start + UInt64(choices.next(3))
+            let outcomes: [Result<HashResult, HashFailure>] = [.success(HashResult(hex: "00", start: start, end: start + UInt64(choices.next(9)))),
+                                                              .failure(.busy), .failure(.changed), .failure(.file(.notFound))]
+            produced += session.hashComputed(outcomes[choices.next(outcomes.count)])
         case .startTransfer:
             outstandingTransfer = true
         case .abortTransfer:

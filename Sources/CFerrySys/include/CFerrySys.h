@@ -1,5 +1,5 @@
 /* System calls and constants that Swift's Glibc module cannot reach: openat2(2) (no libc wrapper),
-   O_PATH and friends (_GNU_SOURCE-only), sendfile(2), and crypt_rn(3) from libxcrypt. */
+   O_PATH and friends (_GNU_SOURCE-only), sendfile(2), crypt_rn(3) from libxcrypt, and zlib's crc32. */
 #ifndef FERRY_CFERRYSYS_H
 #define FERRY_CFERRYSYS_H
 #include <stddef.h>
@@ -35,6 +35,9 @@ int ferry_crypt_verify(const char *password, const char *hash);
 /* Hash `password` into `out` with `setting` (a hash prefix such as "$6$salt"), or, when `setting`
    is NULL, with a fresh salt of libxcrypt's default (strongest) method. Returns 0 or -1. */
 int ferry_crypt_hash(const char *password, const char *setting, char *out, size_t out_size);
+
+/* zlib's CRC-32 of `count` bytes, continuing from `crc` (0 to start); any length. */
+unsigned long ferry_crc32(unsigned long crc, const void *bytes, size_t count);
 
 /* Set SO_OOBINLINE so urgent data (ftplib sends ABOR that way) arrives inline. Returns 0 or -1. */
 int ferry_set_oobinline(int fd);
