@@ -106,3 +106,7 @@ unsigned long ferry_crc32(unsigned long crc, const void *bytes, size_t count) {
     }
     return crc;
 }
+
+int ferry_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}

@@ -68,7 +68,7 @@ extension Session {
     }
 
     mutating func delete(_ argument: String) -> [SessionEffect] {
-        mutate(argument) { fileSystem, path in
+        mutate(argument, change: { .deleted($0) }) { fileSystem, path in
             try fileSystem.removeFile(path)
             return Reply(.fileActionOK, "\(path) deleted.")
         }
@@ -105,7 +105,7 @@ extension Session {
     mutating func renameTo(_ argument: String) -> [SessionEffect] {
         guard let source = renameSource else { return reply(.badSequence, "Send RNFR first.") }
         renameSource = nil
-        return mutate(argument) { fileSystem, path in
+        return mutate(argument, change: { .renamed(from: source, to: $0) }) { fileSystem, path in
             try fileSystem.rename(source, to: path)
             return Reply(.fileActionOK, "Renamed \(source) to \(path).")
         }
@@ -132,7 +132,9 @@ extension Session {
     }
 
     /// Shared shape of every change to the disk: argument required, account writable, errors as 550.
-    private func mutate(_ argument: String, _ body: (any FileSystem, VirtualPath) throws -> Reply) -> [SessionEffect] {
+    /// Run a change to the file system; `change` names it for the event hooks when it succeeded.
+    private func mutate(_ argument: String, change: ((VirtualPath) -> FileChange)? = nil,
+                        _ body: (any FileSystem, VirtualPath) throws -> Reply) -> [SessionEffect] {
         if let missing = requireArgument(argument) { return missing }
         if let refused = requireWritable() { return refused }
         guard let fileSystem else { return [] }
@@ -140,7 +142,8 @@ extension Session {
         // The home itself is the operator's: no client command removes, renames, re-times or chmods it.
         if path.isRoot { return failure(path, .permissionDenied) }
         do {
-            return [.reply(try body(fileSystem, path))]
+            let reply = try body(fileSystem, path)
+            return [.reply(reply)] + (change.map { [.fileChanged($0(path))] } ?? [])
         } catch let error as FileSystemError {
             return failure(path, error)
         } catch {

@@ -103,6 +103,12 @@ public enum TransferOutcome: Sendable, Equatable {
     }
 }
 
+/// A change a client made to the file system that the operator's event hooks hear of.
+public enum FileChange: Sendable, Equatable {
+    case deleted(VirtualPath)
+    case renamed(from: VirtualPath, to: VirtualPath)
+}
+
 /// What the session asks of the layer below, in order.
 public enum SessionEffect: Sendable, Equatable {
     case reply(Reply)
@@ -127,6 +133,8 @@ public enum SessionEffect: Sendable, Equatable {
     case abortTransfer
     /// Compute a digest off the event loop; answer with `hashComputed`.
     case computeHash(HashRequest)
+    /// A client changed the file system (for the event hooks); nothing to answer.
+    case fileChanged(FileChange)
     /// Close the control connection once every reply before this has been sent.
     case close
 }

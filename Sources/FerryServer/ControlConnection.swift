@@ -40,8 +40,8 @@ final class ControlConnection {
     private var login: LoginCoordinator!
     private let dataChannel: DataChannel
     private var transfers: TransferCoordinator!
-    /// The logged-in user's home (for directory listings).
-    private var fileSystem: JailedFileSystem?
+    /// The logged-in user's home and limits.
+    private var grant: LoginGrant?
     private var statusListing: StatusListing?
     private var logger: Logger
     private var onEnd: ((ControlConnection) -> Void)?
@@ -178,6 +178,7 @@ final class ControlConnection {
             sendStatusListing()
         case .abortTransfer: transfers.abort()
         case .computeHash(let request): computeHash(request)
+        case .fileChanged(let change): fileChanged(change)
         case .upgradeToTLS: upgradeToTLS()
         case .close: end()
         }
@@ -203,7 +204,7 @@ final class ControlConnection {
     private func loggedIn(_ result: LoginCoordinator.Result) {
         switch result {
         case .loggedIn(let grant):
-            fileSystem = grant.fileSystem
+            self.grant = grant
             transfers.grant = grant
             logger[metadataKey: "user"] = "\(grant.account.name)"
             transfers.logger = logger
@@ -216,7 +217,22 @@ final class ControlConnection {
         }
     }
 
-    // MARK: directories and digests
+    // MARK: directories, digests and file events
+
+    /// DELE and renames fire the operator's event hooks.
+    private func fileChanged(_ change: FileChange) {
+        guard let grant else { return }
+        var facts = EventHooks.Facts(event: .delete, user: grant.account.name, client: peerAddress.description)
+        switch change {
+        case .deleted(let path):
+            (facts.path, facts.virtualPath) = (grant.onDisk(path), path.description)
+        case .renamed(let from, let to):
+            facts.event = .rename
+            (facts.path, facts.virtualPath) = (grant.onDisk(from), from.description)
+            (facts.targetPath, facts.targetVirtualPath) = (grant.onDisk(to), to.description)
+        }
+        context.hooks.fire(facts)
+    }
 
     /// HASH and the X* commands: the digest is computed on a worker thread.
     private func computeHash(_ request: HashRequest) {
@@ -233,7 +249,7 @@ final class ControlConnection {
     /// LIST, NLST, MLSD and STAT of a directory: reading its names can take long, so it happens on
     /// a worker thread.
     private func openDirectory(_ path: VirtualPath) {
-        guard let fileSystem else { return }
+        guard let fileSystem = grant?.fileSystem else { return }
         loop.offload({
             Result { () throws(FileSystemError) -> any DirectoryListing in try fileSystem.openDirectory(path) }
         }) { [weak self] result in

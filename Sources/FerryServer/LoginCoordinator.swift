@@ -13,6 +13,11 @@ struct LoginGrant {
     /// Bandwidth caps: the server's own, and the user's shared ones.
     let downloadCaps: [TokenBucket]
     let uploadCaps: [TokenBucket]
+
+    /// Where `path` of this home is on disk (for the xferlog and the event hooks).
+    func onDisk(_ path: VirtualPath) -> String {
+        home == "/" ? path.description : home + path.description
+    }
 }
 
 /// The login pipeline of one session: bans (checked at every PASS), password hashing on the worker
@@ -123,6 +128,7 @@ final class LoginCoordinator {
             registeredUser = account.name
             logger.info("login ok", metadata: ["user": "\(account.name)", "home": "\(home)", "readOnly": "\(account.readOnly)"])
             context.metrics.login(succeeded: true)
+            context.hooks.fire(EventHooks.Facts(event: .login, user: account.name, client: peerAddress.description, path: home, virtualPath: "/"))
             report(.loggedIn(LoginGrant(
                 account: account, home: home, fileSystem: fileSystem, maxFileSize: limits.maxFileSize, quota: admission.quota,
                 downloadCaps: [configuration.downloadRate.map { TokenBucket(bytesPerSecond: $0, clock: context.clock) }, admission.download].compactMap { $0 },

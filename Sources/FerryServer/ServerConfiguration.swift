@@ -55,6 +55,10 @@ public struct ServerConfiguration: Sendable {
     public var umask: UInt32 = 0o022
     /// STOR over an existing file writes a temporary file and renames it over the target when complete.
     public var atomicUploads = false
+    /// Commands run for server events (see `EventHooks`), their time limit and how many may run at once.
+    public var hooks: [EventHooks.Event: String] = [:]
+    public var hookTimeout = 30
+    public var maxHooks = 8
     /// Drop to this user once the ports are bound (when started as root).
     public var runAs: String?
     /// Server log: "text" or "json"; and the lowest level written.

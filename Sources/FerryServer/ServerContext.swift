@@ -22,6 +22,8 @@ public final class ServerContext: Sendable {
     public let homes: HomeDirectories
     public let users: UserRegistry
     public let xferlog: XferLog?
+    /// The operator's commands for server events.
+    public let hooks: EventHooks
     /// HASH and X* digests: the process-wide bound and the cache.
     public let digests: FileDigests
     /// The addresses of the host names in `configuration.passiveAddresses`.
@@ -44,6 +46,7 @@ public final class ServerContext: Sendable {
             throw StartupError("cannot confine file access to \(configuration.root): \(error)")
         }
         digests = previous?.digests ?? FileDigests(limit: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        hooks = EventHooks(commands: configuration.hooks, timeoutSeconds: configuration.hookTimeout, maxRunning: configuration.maxHooks, logger: logger)
         passiveAddressResolver = PassiveAddressResolver(names: configuration.passiveAddresses.hostNames)
         if let unresolved = passiveAddressResolver.refresh().first {
             throw StartupError("cannot resolve \(unresolved) (--passive-address) to an IPv4 address")

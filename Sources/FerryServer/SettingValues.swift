@@ -82,6 +82,14 @@ extension Settings {
         return low...high
     }
 
+    /// An event hook: an absolute path to a program this process may run.
+    static func executable(_ value: SettingValue) throws(ConfigError) -> String {
+        let path = try string(value)
+        guard path.hasPrefix("/") else { throw ConfigError("\(path): give the program's absolute path (it runs without a shell)") }
+        guard access(path, X_OK) == 0 else { throw ConfigError("\(path) is not an executable file: \(String(cString: strerror(errno)))") }
+        return path
+    }
+
     static func absolute(_ path: String) -> String {
         guard let resolved = realpath(path, nil) else { return path }
         defer { free(resolved) }

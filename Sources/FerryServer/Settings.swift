@@ -122,6 +122,31 @@ public enum Settings {
         spec("xferlog", .string, nil, "Append a wu-ftpd/vsftpd-format xferlog line per transfer to this file (SIGUSR1 reopens it).", sample: "\"/var/log/ferry/xferlog\"") { value, config throws(ConfigError) in
             config.xferlogPath = try string(value)
         },
+        spec("on-upload", .string, nil, "Run this program (no shell) after each upload, complete or not, with FERRY_* variables.",
+             sample: "\"/usr/local/bin/ferry-hook\"") { value, config throws(ConfigError) in
+            config.hooks[.upload] = try executable(value)
+        },
+        spec("on-download", .string, nil, "Run this program after each download, complete or not.", sample: "\"/usr/local/bin/ferry-hook\"") {
+            value, config throws(ConfigError) in
+            config.hooks[.download] = try executable(value)
+        },
+        spec("on-delete", .string, nil, "Run this program after each DELE.", sample: "\"/usr/local/bin/ferry-hook\"") { value, config throws(ConfigError) in
+            config.hooks[.delete] = try executable(value)
+        },
+        spec("on-rename", .string, nil, "Run this program after each rename (RNFR/RNTO).", sample: "\"/usr/local/bin/ferry-hook\"") {
+            value, config throws(ConfigError) in
+            config.hooks[.rename] = try executable(value)
+        },
+        spec("on-login", .string, nil, "Run this program after each successful login.", sample: "\"/usr/local/bin/ferry-hook\"") {
+            value, config throws(ConfigError) in
+            config.hooks[.login] = try executable(value)
+        },
+        spec("hook-timeout", .integer, "30", "Seconds an event hook may run before it is killed.") { value, config throws(ConfigError) in
+            config.hookTimeout = try integer(value, atLeast: 1, atMost: 3600)
+        },
+        spec("max-hooks", .integer, "8", "Event hooks running at once; an event past that is logged and dropped.") { value, config throws(ConfigError) in
+            config.maxHooks = try integer(value, atLeast: 1, atMost: 1000)
+        },
         spec("run-as", .string, nil, "Drop from root to this user once the ports are bound.", sample: "ferry") { value, config throws(ConfigError) in
             config.runAs = try string(value)
         },

@@ -86,7 +86,7 @@ final class TransferCoordinator {
             outcome = reported
         }
         recorder.record(request, outcome, seconds: Int(context.clock.seconds - startedAt), account: account,
-                        home: grant?.home ?? "", logger: logger)
+                        grant: grant, logger: logger)
         return (outcome, resumedTLS)
     }
 

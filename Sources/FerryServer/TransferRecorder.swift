@@ -8,8 +8,9 @@ struct TransferRecorder {
     let context: ServerContext
     let peerAddress: IPAddress
 
-    /// `home` is where the user's home is on disk; `account` is nil before login.
-    func record(_ request: TransferRequest, _ outcome: TransferOutcome, seconds: Int, account: Account?, home: String, logger: Logger) {
+    /// `grant` is the user's home and limits; `account` is nil before login. A file transfer also
+    /// fires the upload or download event hook.
+    func record(_ request: TransferRequest, _ outcome: TransferOutcome, seconds: Int, account: Account?, grant: LoginGrant?, logger: Logger) {
         if case .dataConnectionInsecure(let reason) = outcome {
             let hint = context.configuration.tlsSessionReuseRequired ? "--tls-session-reuse optional accepts clients that do not resume" : "-"
             logger.notice("TLS data connection refused", metadata: ["reason": "\(reason)", "hint": "\(hint)"])
@@ -37,9 +38,13 @@ struct TransferRecorder {
         if let reason = outcome.failureReason { metadata["reason"] = "\(reason)" }
         logger.info("transfer", metadata: metadata)
         context.metrics.transfer(direction: direction, result: result, bytes: bytes)
+        let onDisk = grant?.onDisk(request.path) ?? request.path.description
+        context.hooks.fire(EventHooks.Facts(event: incoming ? .upload : .download, user: account?.name ?? "-", client: peerAddress.description,
+                                            path: onDisk, virtualPath: request.path.description, bytes: bytes,
+                                            complete: result == .complete, seconds: seconds))
         context.xferlog?.record(XferLog.Entry(
             seconds: seconds, remoteHost: peerAddress.description, bytes: bytes,
-            path: home == "/" ? request.path.description : home + request.path.description,
+            path: onDisk,
             ascii: ascii, incoming: incoming, anonymous: account?.isAnonymous ?? false, user: account?.name ?? "-",
             complete: result == .complete))
     }

@@ -67,6 +67,20 @@ struct ServeSettings: ParsableArguments {
     var metricsListen: String?
     @Option(name: .customLong("xferlog"), help: "Append a wu-ftpd/vsftpd-format xferlog line per transfer to this file (SIGUSR1 reopens it).")
     var xferlog: String?
+    @Option(name: .customLong("on-upload"), help: "Run this program (no shell) after each upload, complete or not, with FERRY_* variables.")
+    var onUpload: String?
+    @Option(name: .customLong("on-download"), help: "Run this program after each download, complete or not.")
+    var onDownload: String?
+    @Option(name: .customLong("on-delete"), help: "Run this program after each DELE.")
+    var onDelete: String?
+    @Option(name: .customLong("on-rename"), help: "Run this program after each rename (RNFR/RNTO).")
+    var onRename: String?
+    @Option(name: .customLong("on-login"), help: "Run this program after each successful login.")
+    var onLogin: String?
+    @Option(name: .customLong("hook-timeout"), help: "Seconds an event hook may run before it is killed (default: 30).")
+    var hookTimeout: Int?
+    @Option(name: .customLong("max-hooks"), help: "Event hooks running at once; an event past that is logged and dropped (default: 8).")
+    var maxHooks: Int?
     @Option(name: .customLong("run-as"), help: "Drop from root to this user once the ports are bound.")
     var runAs: String?
     @Option(name: .customLong("log-format"), help: "Server log on standard error: text or json (one object a line) (default: text).")
@@ -108,6 +122,13 @@ struct ServeSettings: ParsableArguments {
         values["tls-ciphers"] = tlsCiphers.map(SettingValue.string)
         values["metrics-listen"] = metricsListen.map(SettingValue.string)
         values["xferlog"] = xferlog.map(SettingValue.string)
+        values["on-upload"] = onUpload.map(SettingValue.string)
+        values["on-download"] = onDownload.map(SettingValue.string)
+        values["on-delete"] = onDelete.map(SettingValue.string)
+        values["on-rename"] = onRename.map(SettingValue.string)
+        values["on-login"] = onLogin.map(SettingValue.string)
+        values["hook-timeout"] = hookTimeout.map(SettingValue.integer)
+        values["max-hooks"] = maxHooks.map(SettingValue.integer)
         values["run-as"] = runAs.map(SettingValue.string)
         values["log-format"] = logFormat.map(SettingValue.string)
         values["log-level"] = logLevel.map(SettingValue.string)

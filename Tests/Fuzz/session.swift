@@ -102,7 +102,7 @@ private func respond(to effects: [SessionEffect], _ session: inout Session, fs: 
                 outstandingTransfer = false
                 produced += session.transferFinished(.aborted(bytes: UInt64(choices.next(1000))))
             }
-        case .reply, .closePassiveListener, .upgradeToTLS, .close:
+        case .reply, .closePassiveListener, .upgradeToTLS, .close, .fileChanged:
             break
         }
     }

@@ -36,6 +36,9 @@ int ferry_crypt_verify(const char *password, const char *hash);
    is NULL, with a fresh salt of libxcrypt's default (strongest) method. Returns 0 or -1. */
 int ferry_crypt_hash(const char *password, const char *setting, char *out, size_t out_size);
 
+/* pipe2(fds, O_CLOEXEC): a pipe no other spawned process inherits. 0, or -1 with errno. */
+int ferry_pipe_cloexec(int fds[2]);
+
 /* zlib's CRC-32 of `count` bytes, continuing from `crc` (0 to start); any length. */
 unsigned long ferry_crc32(unsigned long crc, const void *bytes, size_t count);
 
