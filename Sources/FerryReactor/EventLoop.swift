@@ -90,6 +90,17 @@ public final class EventLoop: @unchecked Sendable {
 }
 
 extension EventLoop {
+    /// Run `work` on this loop after `milliseconds`; the timer keeps itself alive until it fires.
+    public func after(milliseconds: Int, _ work: @escaping () -> Void) {
+        var timer: EventWatcher?
+        timer = EventWatcher.timer(loop: self) {
+            timer?.cancel()
+            timer = nil
+            work()
+        }
+        timer?.schedule(timeoutMilliseconds: milliseconds)
+    }
+
     /// Worker threads for work that may block (directory walks): never run on a loop.
     private static let workers = DispatchQueue(label: "ferry.offload", attributes: .concurrent)
 

@@ -43,25 +43,43 @@ public final class EventHooks: Sendable {
             }
             return pairs.map { "\($0.0)=\($0.1)" }
         }
+
+        /// The same facts as one JSON object, for `--event-url`.
+        var json: String {
+            var fields = [
+                ("event", ServerLogHandler.quote(event.rawValue)), ("user", ServerLogHandler.quote(user)),
+                ("client", ServerLogHandler.quote(client)), ("path", ServerLogHandler.quote(path)),
+                ("virtual_path", ServerLogHandler.quote(virtualPath)), ("bytes", String(bytes)),
+                ("status", ServerLogHandler.quote(complete ? "complete" : "incomplete")), ("seconds", String(seconds)),
+            ]
+            if let targetPath, let targetVirtualPath {
+                fields += [("target_path", ServerLogHandler.quote(targetPath)), ("target_virtual_path", ServerLogHandler.quote(targetVirtualPath))]
+            }
+            return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+        }
     }
 
     /// Output kept from a hook for the log.
     static let outputBytes = 4096
     private let commands: [Event: String]
+    /// `--event-url`, if set: every event is also posted there.
+    let webhook: Webhook?
     private let timeoutSeconds: Int
     private let maxRunning: Int
     private let running = Mutex(0)
     private let logger: Logger
 
-    public init(commands: [Event: String], timeoutSeconds: Int, maxRunning: Int, logger: Logger) {
+    init(commands: [Event: String], webhook: Webhook?, timeoutSeconds: Int, maxRunning: Int, logger: Logger) {
         self.commands = commands
+        self.webhook = webhook
         self.timeoutSeconds = timeoutSeconds
         self.maxRunning = maxRunning
         self.logger = logger
     }
 
-    /// Start the hook for `facts.event`, if there is one; returns at once.
+    /// Start the hook for `facts.event`, if there is one, and post to the webhook; returns at once.
     func fire(_ facts: Facts) {
+        webhook?.send(facts)
         guard let command = commands[facts.event] else { return }
         let admitted = running.withLock { count in
             guard count < maxRunning else { return false }

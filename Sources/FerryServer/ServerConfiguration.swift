@@ -58,6 +58,8 @@ public struct ServerConfiguration: Sendable {
     /// Commands run for server events (see `EventHooks`), their time limit and how many may run at once.
     public var hooks: [EventHooks.Event: String] = [:]
     public var hookTimeout = 30
+    /// Every event is also posted as JSON here.
+    public var eventURL: HTTPPoster.Target?
     public var maxHooks = 8
     /// Drop to this user once the ports are bound (when started as root).
     public var runAs: String?

@@ -46,7 +46,11 @@ public final class ServerContext: Sendable {
             throw StartupError("cannot confine file access to \(configuration.root): \(error)")
         }
         digests = previous?.digests ?? FileDigests(limit: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        hooks = EventHooks(commands: configuration.hooks, timeoutSeconds: configuration.hookTimeout, maxRunning: configuration.maxHooks, logger: logger)
+        let webhook = configuration.eventURL.map { target in
+            previous?.hooks.webhook.flatMap { $0.target == target ? $0 : nil } ?? Webhook(target: target, logger: logger)
+        }
+        hooks = EventHooks(commands: configuration.hooks, webhook: webhook, timeoutSeconds: configuration.hookTimeout,
+                           maxRunning: configuration.maxHooks, logger: logger)
         passiveAddressResolver = PassiveAddressResolver(names: configuration.passiveAddresses.hostNames)
         if let unresolved = passiveAddressResolver.refresh().first {
             throw StartupError("cannot resolve \(unresolved) (--passive-address) to an IPv4 address")

@@ -141,6 +141,12 @@ public enum Settings {
             value, config throws(ConfigError) in
             config.hooks[.login] = try executable(value)
         },
+        spec("event-url", .string, nil, "POST every event as JSON to this http:// URL (retried after 1, 2 and 4 s).",
+             sample: "\"http://127.0.0.1:8080/ferry-events\"") { value, config throws(ConfigError) in
+            let text = try string(value)
+            guard let target = HTTPPoster.Target(text) else { throw ConfigError("\(text): use http://HOST[:PORT]/PATH") }
+            config.eventURL = target
+        },
         spec("hook-timeout", .integer, "30", "Seconds an event hook may run before it is killed.") { value, config throws(ConfigError) in
             config.hookTimeout = try integer(value, atLeast: 1, atMost: 3600)
         },

@@ -77,6 +77,8 @@ struct ServeSettings: ParsableArguments {
     var onRename: String?
     @Option(name: .customLong("on-login"), help: "Run this program after each successful login.")
     var onLogin: String?
+    @Option(name: .customLong("event-url"), help: "POST every event as JSON to this http:// URL (retried after 1, 2 and 4 s).")
+    var eventUrl: String?
     @Option(name: .customLong("hook-timeout"), help: "Seconds an event hook may run before it is killed (default: 30).")
     var hookTimeout: Int?
     @Option(name: .customLong("max-hooks"), help: "Event hooks running at once; an event past that is logged and dropped (default: 8).")
@@ -127,6 +129,7 @@ struct ServeSettings: ParsableArguments {
         values["on-delete"] = onDelete.map(SettingValue.string)
         values["on-rename"] = onRename.map(SettingValue.string)
         values["on-login"] = onLogin.map(SettingValue.string)
+        values["event-url"] = eventUrl.map(SettingValue.string)
         values["hook-timeout"] = hookTimeout.map(SettingValue.integer)
         values["max-hooks"] = maxHooks.map(SettingValue.integer)
         values["run-as"] = runAs.map(SettingValue.string)

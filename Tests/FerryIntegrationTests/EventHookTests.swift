@@ -63,6 +63,56 @@ print(logged())
         #expect(log.contains("event hook ran"))
     }
 
+    /// A receiver that refuses the first post with 503: the event arrives on the retry, as JSON.
+    @Test func eventsArePostedAsJSONAndRetried() throws {
+        let port = try FerryProcess.freePort(host: "127.0.0.1")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-webhook-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let received = scratch.appendingPathComponent("received.jsonl")
+        let receiver = Process()
+        receiver.executableURL = URL(fileURLWithPath: try Tool.which("python3"))
+        receiver.arguments = ["-c", #"""
+import http.server, sys
+out, calls = sys.argv[2], [0]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        calls[0] += 1
+        if calls[0] == 1:
+            self.send_response(503); self.end_headers(); return
+        with open(out, "ab") as f:
+            f.write(self.path.encode() + b" " + self.headers["Content-Type"].encode() + b" " + body + b"\n")
+        self.send_response(204); self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""#, String(port), received.path]
+        try receiver.run()
+        defer {
+            kill(receiver.processIdentifier, SIGKILL)
+            receiver.waitUntilExit()
+        }
+        for _ in 0..<100 where !FerryProcess.canConnect(host: "127.0.0.1", port: port) { usleep(50_000) }
+        let server = try FerryProcess(["--event-url", "http://127.0.0.1:\(port)/events"], users: true)
+        let curl = try Tool.run("curl", ["-sS", "-T", "-", "ftp://alice:secret@\(server.host):\(server.port)/hooked.txt"],
+                                input: Data("twelve bytes".utf8))
+        #expect(curl.status == 0, "\(curl.stderr)")
+        var lines: [String] = []
+        for _ in 0..<150 {
+            lines = (Disk.read(received) ?? "").split(separator: "\n").map(String.init)
+            if lines.contains(where: { $0.contains("\"event\":\"upload\"") }) && lines.contains(where: { $0.contains("\"event\":\"login\"") }) { break }
+            usleep(100_000)
+        }
+        let upload = try #require(lines.first { $0.contains("\"event\":\"upload\"") }, "\(lines)\n\(server.log)")
+        #expect(upload.hasPrefix("/events application/json {"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(upload.split(separator: " ", maxSplits: 2)[2].utf8)) as? [String: Any])
+        #expect(json["user"] as? String == "alice" && json["virtual_path"] as? String == "/hooked.txt")
+        #expect(json["bytes"] as? Int == 12 && json["status"] as? String == "complete")
+        #expect(json["path"] as? String == server.home("alice").appendingPathComponent("hooked.txt").path)
+        #expect(lines.contains { $0.contains("\"event\":\"login\"") }, "the first post (login) came again after its 503: \(lines)")
+    }
+
     @Test func aHookThatIsNotAnExecutableStopsStartUp() throws {
         let result = try Tool.run(FerryProcess.binary, ["serve", "--listen", "127.0.0.1:0", "--on-upload", "relative/hook.sh"])
         #expect(result.status != 0 && result.stderr.contains("absolute path"), "\(result.stderr)")
