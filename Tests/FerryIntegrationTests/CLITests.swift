@@ -208,8 +208,7 @@ print("ok")
     @Test func dataConnectionAndStallTimeouts() throws {
         let server = try FerryProcess(["--data-timeout", "1", "--transfer-timeout", "1"], users: true)
         let big = server.home("alice").appendingPathComponent("big.bin")
-        _ = FileManager.default.createFile(atPath: big.path, contents: nil)
-        try FileHandle(forWritingTo: big).truncate(atOffset: 256 << 20)
+        try Disk.sparse(big, size: 256 << 20)
         let result = try Tool.python(FtplibTests.prelude + #"""
 ftp = connect(); ftp.sendcmd("TYPE I")
 # PASV, then never connect: 425 after --data-timeout

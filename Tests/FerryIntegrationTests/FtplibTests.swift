@@ -11,6 +11,13 @@ def connect(user="alice", password="secret"):
     ftp.connect(HOST, PORT, timeout=30)
     ftp.login(user, password)
     return ftp
+def read_all(conn):
+    got = bytearray()
+    while True:
+        chunk = conn.recv(1 << 20)
+        if not chunk:
+            return bytes(got)
+        got += chunk
 def expect_error(code, fn, *args):
     try:
         fn(*args)

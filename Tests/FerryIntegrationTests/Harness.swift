@@ -217,6 +217,14 @@ enum Disk {
         (try? Data(contentsOf: url)).map { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// A sparse file of `size` bytes (zeros), taking almost no disk.
+    static func sparse(_ url: URL, size: UInt64) throws {
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.truncate(atOffset: size)
+        try handle.close()
+    }
+
     /// Deterministic pseudo-random bytes (so a mix-up of offsets cannot pass unnoticed).
     static func pattern(_ count: Int, seed: UInt64 = 1) -> Data {
         var state = seed &* 0x9E3779B97F4A7C15 | 1

@@ -68,8 +68,7 @@ print("ok")
     @Test func aFileChangedWhileHashedGets451() throws {
         let server = try FerryProcess(users: true)
         let big = server.home("alice").appendingPathComponent("moving.bin")
-        _ = FileManager.default.createFile(atPath: big.path, contents: nil)
-        try FileHandle(forWritingTo: big).truncate(atOffset: 8 << 30)
+        try Disk.sparse(big, size: 8 << 30)
         let result = try Tool.python(FtplibTests.prelude + #"""
 home = os.path.join(os.path.dirname(ROOT), "home-alice")
 ftp = connect()

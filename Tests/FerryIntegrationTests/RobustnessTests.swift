@@ -87,8 +87,7 @@ print("ok")
         let home = server.home("alice")
         // 64 MiB: more than the socket buffers hold, so the download is still running when QUIT comes.
         let down = home.appendingPathComponent("down.bin")
-        _ = FileManager.default.createFile(atPath: down.path, contents: nil)
-        try FileHandle(forWritingTo: down).truncate(atOffset: 64 << 20)
+        try Disk.sparse(down, size: 64 << 20)
         let result = try Tool.python(FtplibTests.prelude + #"""
 ftp = connect()
 ftp.sendcmd("TYPE I")
@@ -110,12 +109,7 @@ conn = ftp.transfercmd("RETR down.bin")
 ftp.putcmd("QUIT")
 ftp.sock.settimeout(5)
 assert ftp.getresp().startswith("221")
-got = bytearray()
-while True:
-    chunk = conn.recv(1 << 20)
-    if not chunk:
-        break
-    got += chunk
+got = read_all(conn)
 conn.close()
 assert len(got) == 64 << 20, len(got)
 assert ftp.getresp().startswith("226")
@@ -131,8 +125,7 @@ print("ok")
         let home = server.home("alice")
         // 512 MiB sparse file: far more than loopback moves before ABOR arrives.
         let big = home.appendingPathComponent("big.bin")
-        _ = FileManager.default.createFile(atPath: big.path, contents: nil)
-        try FileHandle(forWritingTo: big).truncate(atOffset: 512 << 20)
+        try Disk.sparse(big, size: 512 << 20)
         let result = try Tool.python(FtplibTests.prelude + #"""
 ftp = connect()
 ftp.sendcmd("TYPE I")

@@ -88,12 +88,7 @@ def early(f, command):
 f = tls_connect()
 f.voidcmd("TYPE I")
 conn = early(f, "RETR early.txt")
-got = b""
-while True:
-    chunk = conn.recv(65536)
-    if not chunk:
-        break
-    got += chunk
+got = read_all(conn)
 conn.close()
 assert got == b"handshake first", got
 assert f.getresp().startswith("226")
@@ -102,12 +97,7 @@ conn.sendall(b"uploaded after an early handshake")
 conn.unwrap().close()
 assert f.getresp().startswith("226")
 conn = early(f, "LIST")
-listing = b""
-while True:
-    chunk = conn.recv(65536)
-    if not chunk:
-        break
-    listing += chunk
+listing = read_all(conn)
 conn.close()
 assert b"early.txt" in listing, listing
 assert f.getresp().startswith("226")
