@@ -182,7 +182,7 @@ public enum ConfigFile {
     }
 
     /// Parse one quoted string at the start of `text`, leaving the rest: 'literal', or "basic" with
-    /// TOML's escapes (`\"`, `\\`, `\b`, `\t`, `\n`, `\f`, `\r`, `\uXXXX`, `\UXXXXXXXX`).
+    /// TOML's escapes (`\"`, `\\`, `\b`, `\t`, `\n`, `\f`, `\r`, and `\u` or `\U` with 4 or 8 hex digits).
     static func parseString(_ text: inout Substring) -> Result<String, ConfigError> {
         guard let open = text.first, open == "\"" || open == "'" else {
             return .failure(ConfigError("expected a quoted string, a number, true, false or an array"))

@@ -130,36 +130,38 @@ public final class EventHooks: Sendable {
         }
     }
 
-    /// Read what the hook writes (keeping the first `outputBytes`) until it closes its output, then
-    /// wait for it to exit; past the timeout it is killed. Its status: `exit N`, `signal N` or
-    /// `killed after N s`.
+    /// Read what the hook writes (keeping the first `outputBytes`) until it exits, checking every
+    /// second; past the timeout it is killed. A child it left behind holding the output does not keep
+    /// the hook running. Its status: `exit N`, `signal N` or `killed after N s`.
     private func collect(_ pid: pid_t, output fd: Int32) -> (String, String) {
         var kept: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         let deadline = MonotonicClock.system.seconds + Int64(timeoutSeconds)
-        var open = true
         var raw: Int32 = 0
-        while true {
-            let left = deadline - MonotonicClock.system.seconds
-            if !open, waitpid(pid, &raw, WNOHANG) == pid { break }
-            guard left > 0 else {
+        var open = true
+        func drain() {
+            while open {
+                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, 0) > 0 else { return }
+                let count = read(fd, &buffer, buffer.count)
+                guard count > 0 else {
+                    open = count < 0 && errno == EINTR
+                    return
+                }
+                kept += buffer.prefix(max(0, min(count, EventHooks.outputBytes - kept.count)))
+            }
+        }
+        while waitpid(pid, &raw, WNOHANG) != pid {
+            guard MonotonicClock.system.seconds < deadline else {
                 kill(pid, SIGKILL)
                 while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+                drain()
                 return ("killed after \(timeoutSeconds) s", EventHooks.text(kept))
             }
-            guard open else {
-                usleep(10_000)
-                continue
-            }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, Int32(min(left, 1) * 1000)) > 0 else { continue }
-            let count = read(fd, &buffer, buffer.count)
-            if count <= 0 {
-                open = count < 0 && errno == EINTR
-                continue
-            }
-            kept += buffer.prefix(max(0, min(count, EventHooks.outputBytes - kept.count)))
+            if open, poll(&poller, 1, 1000) > 0 { drain() } else if !open { usleep(20_000) }
         }
+        drain()
         let exited = raw & 0x7F == 0
         return (exited ? "exit \((raw >> 8) & 0xFF)" : "signal \(raw & 0x7F)", EventHooks.text(kept))
     }

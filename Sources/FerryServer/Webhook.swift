@@ -1,11 +1,16 @@
 import FerryReactor
 import Logging
+import Synchronization
 
 /// `--event-url`: every event the hooks hear of is also POSTed, as one JSON object, to an http:// URL,
 /// from a loop of its own (the sessions' loops never wait for it). A post that gets no answer or a
-/// 5xx is tried again after 1, 2 and 4 seconds, then dropped with a warning.
+/// 5xx is tried again after 1, 2 and 4 seconds, then dropped with a warning. At most `maxPending`
+/// events wait for their post: past that (a receiver that is down while clients keep busy) they are
+/// dropped, so memory stays bounded.
 final class Webhook: Sendable {
     static let retryDelaysMilliseconds = [1000, 2000, 4000]
+    static let maxPending = 1000
+    private let pending = Atomic(0)
     let target: HTTPPoster.Target
     private let loop: EventLoop
     private let poster: LoopBound<HTTPPoster>
@@ -27,23 +32,26 @@ final class Webhook: Sendable {
     }
 
     func send(_ facts: EventHooks.Facts) {
+        guard pending.add(1, ordering: .relaxed).newValue <= Webhook.maxPending else {
+            pending.subtract(1, ordering: .relaxed)
+            return logger.warning("event webhook behind by \(Webhook.maxPending) events; event dropped", metadata: ["event": "\(facts.event.rawValue)"])
+        }
         let body = Array(facts.json.utf8)
-        let (poster, logger, event) = (poster, logger, facts.event.rawValue)
-        loop.execute { Webhook.attempt(body, poster: poster, logger: logger, event: event, retry: 0) }
+        loop.execute { [self] in attempt(body, event: facts.event.rawValue, retry: 0) }
     }
 
-    private static func attempt(_ body: [UInt8], poster: LoopBound<HTTPPoster>, logger: Logger, event: String, retry: Int) {
-        poster.value.post(body, contentType: "application/json") { status in
+    private func attempt(_ body: [UInt8], event: String, retry: Int) {
+        poster.value.post(body, contentType: "application/json") { [self] status in
             if let status, status < 500 {
                 if status >= 300 { logger.warning("event webhook refused the event", metadata: ["event": "\(event)", "status": "\(status)"]) }
+                pending.subtract(1, ordering: .relaxed)
                 return
             }
-            guard retry < retryDelaysMilliseconds.count else {
+            guard retry < Webhook.retryDelaysMilliseconds.count else {
+                pending.subtract(1, ordering: .relaxed)
                 return logger.warning("event webhook unreachable; event dropped", metadata: ["event": "\(event)", "status": "\(status.map(String.init) ?? "no answer")"])
             }
-            poster.loop.after(milliseconds: retryDelaysMilliseconds[retry]) {
-                attempt(body, poster: poster, logger: logger, event: event, retry: retry + 1)
-            }
+            loop.after(milliseconds: Webhook.retryDelaysMilliseconds[retry]) { [self] in attempt(body, event: event, retry: retry + 1) }
         }
     }
 }
