@@ -25,10 +25,12 @@ protocol TransferPump: AnyObject {
 
 /// Per-turn bound shared by the pumps.
 enum TransferSlice {
-    /// A non-blocking sendfile stops anyway when the socket buffer is full (at most 4 MiB here), so
-    /// this bounds a loop's turn without cutting bursts short: 4 MiB moved W2 x64 from a median of
-    /// 5277 to 6265 MiB/s against 1 MiB (three runs each, same client).
-    static let bytes = 4 << 20
+    /// 512 KiB against 4 MiB, the two binaries interleaved with ftpbench, 3 rounds each: W8 (NOOP
+    /// latency of 50 idle sessions beside 16 RETRs and 4 LISTs of 100 000 entries) p99 12.1–16.4 ms
+    /// against 95.0–99.1 ms, p50 4.2–5.5 against 33.7–40.6 ms; W2 x64 10289–12987 against
+    /// 5263–6702 MiB/s at 0.11–0.14 against 0.19–0.27 CPU s/GiB; W1, W3 and W5 level (ranges overlap).
+    /// A long turn on one transfer left the loop's other sockets and sessions waiting.
+    static let bytes = 512 << 10
     /// Size of the buffer a buffered transfer reads into and writes from.
     static let bufferBytes = 256 * 1024
 }
