@@ -29,6 +29,13 @@ struct Harness {
         send(line).compactMap { if case .reply(let r) = $0 { return r.code.rawValue } else { return nil } }
     }
 
+    /// PASV answered by a listener below, then `command` (a transfer) sent.
+    mutating func transfer(_ command: String) -> [SessionEffect] {
+        _ = send("PASV")
+        _ = session.passiveListenerReady(address: .v4(127, 0, 0, 1), port: 5000)
+        return send(command)
+    }
+
     mutating func login(readOnly: Bool = false) {
         _ = send("USER alice")
         _ = send("PASS secret")
