@@ -14,6 +14,8 @@ public enum ReplyCode: Int, Sendable {
     case enteringPassive = 227
     case enteringExtendedPassive = 229
     case loggedIn = 230
+    /// RFC 2228: user logged in, authorized by security data exchange (a client certificate).
+    case loggedInBySecurityExchange = 232
     case fileActionOK = 250
     case pathCreated = 257
     case needPassword = 331

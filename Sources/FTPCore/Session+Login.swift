@@ -13,6 +13,17 @@ extension Session {
         if policy.anonymousAllowed && Session.anonymousNames.contains(name.lowercased()) {
             return reply(.needPassword, "Anonymous login ok, send your e-mail address as password.")
         }
+        if clientCertificateNames.contains(name) {
+            login = .authenticating(certificateFor: name)
+            return [.authenticateCertificate(user: name)]
+        }
+        return reply(.needPassword, "Password required for \(name).")
+    }
+
+    /// The client certificate names the user, who still needs a password.
+    public mutating func passwordRequired() -> [SessionEffect] {
+        guard case .authenticating(let name?) = login, !closed else { return [] }
+        login = .awaitingPassword(name)
         return reply(.needPassword, "Password required for \(name).")
     }
 
@@ -21,21 +32,24 @@ extension Session {
             if account != nil { return reply(.badSequence, "Already logged in.") }
             return reply(.badSequence, "Send USER first.")
         }
-        login = .authenticating
+        login = .authenticating(certificateFor: nil)
         if policy.anonymousAllowed && Session.anonymousNames.contains(name.lowercased()) {
             return [.authenticateAnonymous]
         }
-        return [.authenticate(user: name, password: Password(password))]
+        return [.authenticate(user: name, password: Password(password), certified: clientCertificateNames.contains(name))]
     }
 
     /// Credentials checked out: enter the home.
     public mutating func loginSucceeded(_ account: Account, fileSystem: any FileSystem) -> [SessionEffect] {
-        guard case .authenticating = login, !closed else { return [] }
+        guard case .authenticating(let certificateFor) = login, !closed else { return [] }
         login = .loggedIn(account)
         self.fileSystem = fileSystem
         machineFacts = MachineFacts(selected: machineFacts.selected, writable: !account.readOnly)
         if account.isAnonymous {
             return reply(.loggedIn, "Anonymous access granted: read-only.")
+        }
+        if certificateFor != nil {
+            return reply(.loggedInBySecurityExchange, "User \(account.name) logged in by client certificate\(account.readOnly ? " (read-only)" : "").")
         }
         return reply(.loggedIn, "User \(account.name) logged in\(account.readOnly ? " (read-only)" : "").")
     }

@@ -5,7 +5,9 @@ public struct Session {
     enum LoginState {
         case awaitingUser
         case awaitingPassword(String)
-        case authenticating
+        /// Credentials are being checked; `certificateFor` names the user a client certificate is
+        /// trying to log in without a password (answered 232, or 331 if the user needs one).
+        case authenticating(certificateFor: String?)
         case loggedIn(Account)
     }
 
@@ -54,6 +56,9 @@ public struct Session {
     var badCommands = 0
     var machineFacts = MachineFacts(writable: false)
     var tlsActive: Bool
+    /// The names in the client certificate the control connection's TLS handshake verified (empty
+    /// without one): USER and PASS say whether it names the user.
+    public var clientCertificateNames: [String] = []
     var protectionBufferSet = false
     var dataProtected: Bool
     public internal(set) var closed = false

@@ -112,8 +112,12 @@ public enum FileChange: Sendable, Equatable {
 /// What the session asks of the layer below, in order.
 public enum SessionEffect: Sendable, Equatable {
     case reply(Reply)
-    /// Verify credentials off the loop; answer with `loginSucceeded` or `loginFailed`.
-    case authenticate(user: String, password: Password)
+    /// Verify credentials off the loop; answer with `loginSucceeded` or `loginFailed`. `certified`:
+    /// the control connection's client certificate names the user.
+    case authenticate(user: String, password: Password, certified: Bool)
+    /// The client certificate names the user: log in without a password if the user allows it
+    /// (`loginSucceeded`), else ask for one (`passwordRequired`).
+    case authenticateCertificate(user: String)
     /// Anonymous login was accepted by policy; answer with `loginSucceeded`.
     case authenticateAnonymous
     /// Open a passive listener (closing any previous one); answer with `passiveListenerReady` or `passiveListenerFailed`.

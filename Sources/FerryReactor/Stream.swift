@@ -97,6 +97,12 @@ public final class Stream {
         handshakeDeadline?.schedule(timeoutMilliseconds: handshakeTimeoutMilliseconds)
     }
 
+    /// The names in the client's verified certificate (see `PeerCertificate`); nil without TLS, or
+    /// when the client sent no certificate.
+    public var peerCertificateNames: [String]? {
+        ssl.flatMap(PeerCertificate.names)
+    }
+
     /// TLS 1.3: send the peer a fresh session ticket with the next write. Clients that use each ticket
     /// once (Java's TLS) resume data connections with them; replacing each one a data connection
     /// consumed lets them keep resuming.
@@ -232,12 +238,18 @@ public final class Stream {
         if Int32(what) & BEV_EVENT_EOF == 0 {
             let tlsError = bev.map { bufferevent_get_openssl_error($0) } ?? 0
             if tlsError != 0 {
-                reason = "TLS: " + TLSError.text(of: tlsError)
+                reason = "TLS: " + TLSError.text(of: tlsError) + certificateProblem
             } else {
                 reason = errno == 0 ? "connection error" : String(cString: strerror(errno))
             }
         }
         end(reason: reason)
+    }
+
+    /// Why the client's certificate failed verification, to append to a handshake failure ("" if it did not).
+    private var certificateProblem: String {
+        guard let ssl, case let verdict = SSL_get_verify_result(ssl), verdict != X509_V_OK else { return "" }
+        return " (client certificate: \(String(cString: X509_verify_cert_error_string(verdict))))"
     }
 
     /// Close and tell the owner, once.

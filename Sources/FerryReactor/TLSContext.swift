@@ -31,7 +31,16 @@ public final class TLSContext: @unchecked Sendable {
     /// connection's session.
     public static let sessionLifetimeSeconds = 24 * 3600
 
-    public init(certificateFile: String, keyFile: String, minimumVersion: String = "1.2", ciphers: String? = nil) throws(TLSError) {
+    /// Whether clients are asked for a certificate (mutual TLS). A certificate a client presents must
+    /// chain to the client CA, or its handshake fails; `required` also fails handshakes without one.
+    public enum ClientAuthentication: String, Sendable, CaseIterable {
+        case off, optional, required
+    }
+
+    /// `clientCA` (PEM, one or more CA certificates) verifies client certificates; it is needed unless
+    /// `clientAuthentication` is `.off`.
+    public init(certificateFile: String, keyFile: String, minimumVersion: String = "1.2", ciphers: String? = nil,
+                clientCA: String? = nil, clientAuthentication: ClientAuthentication = .off) throws(TLSError) {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError("SSL_CTX_new: \(TLSError.openSSLReason())") }
         self.context = context
         let version: Int32
@@ -62,6 +71,21 @@ public final class TLSContext: @unchecked Sendable {
             ERR_clear_error()
             guard okTLS12 || okTLS13 else { throw TLSError("--tls-ciphers \(ciphers): no cipher in the list is known to OpenSSL") }
         }
+        try verifyClients(clientAuthentication, caFile: clientCA)
+    }
+
+    private func verifyClients(_ mode: ClientAuthentication, caFile: String?) throws(TLSError) {
+        guard mode != .off else { return }
+        guard let caFile else { throw TLSError("--tls-client-auth \(mode.rawValue) needs --tls-client-ca FILE: the CA that issues client certificates") }
+        guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
+            throw TLSError("cannot load the client CA \(caFile): \(TLSError.openSSLReason())")
+        }
+        // The CA names go in the CertificateRequest: clients with several certificates pick one of them.
+        guard let names = SSL_load_client_CA_file(caFile) else {
+            throw TLSError("no CA certificate in \(caFile): \(TLSError.openSSLReason())")
+        }
+        SSL_CTX_set_client_CA_list(context, names)
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER | (mode == .required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), nil)
     }
 
     deinit { SSL_CTX_free(context) }

@@ -7,9 +7,12 @@ import FerryReactor
 /// logins cannot probe for names.
 public final class Authenticator: Sendable {
     /// What a login attempt resolved to.
-    public enum Outcome: Sendable {
+    public enum Outcome: Sendable, Equatable {
         case accepted(Account, home: String, limits: UserLimits)
-        case rejected
+        /// Why, for the log only: the client hears "Login incorrect" whatever the reason.
+        case rejected(reason: String)
+        /// A client certificate named the user, who also needs a password.
+        case passwordRequired
     }
 
     private let users: UsersFile?
@@ -23,14 +26,37 @@ public final class Authenticator: Sendable {
         dummyHash = Authenticator.slowestDummy(users?.records.map(\.hash) ?? [])
     }
 
-    /// Verify `user`/`password` on a worker thread; `completion` runs there too.
-    public func verify(user: String, password: Password, completion: @escaping @Sendable (Outcome) -> Void) {
+    /// Verify `user`/`password` on a worker thread; `completion` runs there too. `certified`: the
+    /// client's verified certificate names the user (see `UserLimits.clientCertificate`).
+    public func verify(user: String, password: Password, certified: Bool, completion: @escaping @Sendable (Outcome) -> Void) {
         queue.async { [self] in
             let record = users?.record(named: user)
             let ok = PasswordHasher.verify(password.value, hash: record?.hash ?? dummyHash)
-            guard ok, let record else { return completion(.rejected) }
-            completion(.accepted(Account(name: record.name, readOnly: record.readOnly), home: record.home, limits: record.limits))
+            guard ok, let record else { return completion(.rejected(reason: "unknown user or bad password")) }
+            switch record.limits.clientCertificate {
+            case .withPassword? where !certified:
+                completion(.rejected(reason: "the user needs a client certificate naming them (client-cert=with-password)"))
+            case .withoutPassword?:
+                completion(.rejected(reason: "the user logs in by client certificate only (client-cert=without-password)"))
+            default:
+                completion(accepted(record))
+            }
         }
+    }
+
+    /// The client's verified certificate names `user`: accepted if the user logs in by certificate
+    /// alone; otherwise (another rule, or no such user) a password is asked for as usual.
+    public func verifyCertificate(user: String, completion: @escaping @Sendable (Outcome) -> Void) {
+        queue.async { [self] in
+            guard let record = users?.record(named: user), record.limits.clientCertificate == .withoutPassword else {
+                return completion(.passwordRequired)
+            }
+            completion(accepted(record))
+        }
+    }
+
+    private func accepted(_ record: UserRecord) -> Outcome {
+        .accepted(Account(name: record.name, readOnly: record.readOnly), home: record.home, limits: record.limits)
     }
 
     /// The anonymous account: read-only, rooted at the served folder.

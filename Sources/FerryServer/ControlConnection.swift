@@ -161,8 +161,9 @@ final class ControlConnection {
                 logger.notice("command failed", metadata: ["command": "\(verb)", "reply": "\(reply.code.rawValue) \(reply.lines[0])"])
             }
             send(reply)
-        case .authenticate(let user, let password):
-            login.authenticate(user: user, password: password, failureDelayMilliseconds: session.nextFailureDelayMilliseconds)
+        case .authenticate(let user, let password, let certified):
+            login.authenticate(user: user, password: password, certified: certified, failureDelayMilliseconds: session.nextFailureDelayMilliseconds)
+        case .authenticateCertificate(let user): login.authenticateByCertificate(user: user)
         case .authenticateAnonymous: login.anonymous()
         case .openPassiveListener:
             switch dataChannel.openPassive(protected: session.protectsData) {
@@ -212,6 +213,7 @@ final class ControlConnection {
             loginTimer = nil
             apply(session.loginSucceeded(grant.account, fileSystem: grant.fileSystem))
         case .failed: apply(session.loginFailed())
+        case .passwordRequired: apply(session.passwordRequired())
         case .refused(let reason): apply(session.shutdown(reason))
         case .homeUnavailable: apply(session.loginUnavailable("home folder is not available"))
         }
@@ -290,7 +292,13 @@ final class ControlConnection {
     private func secured() {
         handshaking = false
         context.metrics.tlsHandshake(succeeded: true)
-        logger.info("control connection secured with TLS")
+        let names = stream?.peerCertificateNames ?? []
+        session.clientCertificateNames = names
+        if names.isEmpty {
+            logger.info("control connection secured with TLS")
+        } else {
+            logger.info("control connection secured with TLS", metadata: ["clientCertificate": "\(names.joined(separator: ", "))"])
+        }
     }
 
     // MARK: transfers

@@ -29,6 +29,8 @@ final class LoginCoordinator {
         case loggedIn(LoginGrant)
         /// Wrong user or password; reported after the failure delay.
         case failed
+        /// The client certificate named the user, who also needs a password.
+        case passwordRequired
         /// Close the session with this reason (address banned, user at max-sessions).
         case refused(String)
         /// The password matched but the home cannot be opened.
@@ -55,12 +57,22 @@ final class LoginCoordinator {
 
     /// USER/PASS. `failureDelayMilliseconds` holds back a rejection: growing delays make password
     /// guessing slow.
-    func authenticate(user: String, password: Password, failureDelayMilliseconds: Int) {
+    func authenticate(user: String, password: Password, certified: Bool, failureDelayMilliseconds: Int) {
         guard !refusedForBan() else { return }
         logger.info("login attempt", metadata: ["user": "\(user)"])
         let bound = LoopBound(self, loop: loop)
-        context.authenticator.verify(user: user, password: password) { outcome in
+        context.authenticator.verify(user: user, password: password, certified: certified) { outcome in
             bound.loop.execute { bound.value.verified(user: user, outcome, failureDelayMilliseconds: failureDelayMilliseconds) }
+        }
+    }
+
+    /// USER from a client whose certificate names the user.
+    func authenticateByCertificate(user: String) {
+        guard !refusedForBan() else { return }
+        logger.info("login attempt by client certificate", metadata: ["user": "\(user)"])
+        let bound = LoopBound(self, loop: loop)
+        context.authenticator.verifyCertificate(user: user) { outcome in
+            bound.loop.execute { bound.value.verified(user: user, outcome, failureDelayMilliseconds: 0) }
         }
     }
 
@@ -100,9 +112,11 @@ final class LoginCoordinator {
                 return
             }
             enterHome(account, home: home, limits: limits)
-        case .rejected:
+        case .passwordRequired:
+            report(.passwordRequired)
+        case .rejected(let reason):
             context.metrics.login(succeeded: false)
-            logger.notice("login failed", metadata: ["user": "\(user)"])
+            logger.notice("login failed", metadata: ["user": "\(user)", "reason": "\(reason)"])
             if let seconds = context.bans.failed(peerAddress, now: context.clock.seconds) {
                 logger.warning("address banned after repeated failed logins", metadata: ["seconds": "\(seconds)"])
             }

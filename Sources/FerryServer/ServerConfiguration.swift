@@ -44,6 +44,9 @@ public struct ServerConfiguration: Sendable {
     public var tlsCloseNotifyRequired = true
     public var tlsMinimumVersion = "1.2"
     public var tlsCiphers: String?
+    /// Client certificates (mutual TLS): the CA that issues them and whether one is asked for.
+    public var tlsClientCA: String?
+    public var tlsClientAuthentication = TLSContext.ClientAuthentication.off
     /// Serve Prometheus metrics at /metrics and a health check at /healthz here.
     public var metricsListen: SocketAddress?
     /// Write an xferlog line per transfer to this file.

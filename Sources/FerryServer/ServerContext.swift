@@ -61,17 +61,21 @@ public final class ServerContext: Sendable {
         } catch {
             throw StartupError(error.description)
         }
+        if configuration.tlsClientCA != nil && configuration.tlsClientAuthentication == .off {
+            throw StartupError("--tls-client-ca is set but --tls-client-auth is off: set it to optional or required")
+        }
         switch (configuration.tlsCertificate, configuration.tlsKey) {
         case let (certificate?, key?):
             do {
                 tls = try TLSContext(certificateFile: certificate, keyFile: key, minimumVersion: configuration.tlsMinimumVersion,
-                                     ciphers: configuration.tlsCiphers)
+                                     ciphers: configuration.tlsCiphers, clientCA: configuration.tlsClientCA,
+                                     clientAuthentication: configuration.tlsClientAuthentication)
             } catch {
                 throw StartupError(error.description)
             }
         case (nil, nil):
-            if configuration.requireTLS || !configuration.implicitTLSListen.isEmpty {
-                throw StartupError("--require-tls and --implicit-tls-listen need --tls-cert and --tls-key")
+            if configuration.requireTLS || !configuration.implicitTLSListen.isEmpty || configuration.tlsClientAuthentication != .off {
+                throw StartupError("--require-tls, --implicit-tls-listen and --tls-client-auth need --tls-cert and --tls-key")
             }
             tls = nil
         default:

@@ -116,6 +116,12 @@ public enum Settings {
         spec("tls-ciphers", .string, nil, "OpenSSL cipher list (TLS 1.2) or ciphersuites (TLS 1.3).", sample: "\"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256\"") { value, config throws(ConfigError) in
             config.tlsCiphers = try string(value)
         },
+        spec("tls-client-ca", .string, nil, "PEM CA certificate(s) that issue client certificates (for tls-client-auth).", sample: "\"/etc/ferry/client-ca.pem\"") { value, config throws(ConfigError) in
+            config.tlsClientCA = try string(value)
+        },
+        spec("tls-client-auth", .string, "\"off\"", "Ask TLS clients for a certificate: off, optional (one that is sent must verify) or required.") { value, config throws(ConfigError) in
+            config.tlsClientAuthentication = TLSContext.ClientAuthentication(rawValue: try choice(value, TLSContext.ClientAuthentication.allCases.map(\.rawValue))) ?? .off
+        },
         spec("metrics-listen", .string, nil, "Serve Prometheus /metrics and /healthz at HOST:PORT.", sample: "\"127.0.0.1:9121\"") { value, config throws(ConfigError) in
             config.metricsListen = try parseListen(try string(value))
         },

@@ -1,5 +1,14 @@
+/// How a user's login depends on a TLS client certificate whose common name or a DNS/e-mail subject
+/// alternative name is the user name (verified against `--tls-client-ca`).
+public enum ClientCertificateRule: String, Sendable, CaseIterable {
+    /// The certificate and the password (two factors).
+    case withPassword = "with-password"
+    /// The certificate alone: USER gets 232 (RFC 2228) and the password is never accepted.
+    case withoutPassword = "without-password"
+}
+
 /// Per-user overrides from the users file's optional fifth field, comma-separated `key=value`:
-/// `download-rate=10M,upload-rate=1M,max-sessions=2,max-file-size=4G,umask=027,quota=50G`.
+/// `download-rate=10M,upload-rate=1M,max-sessions=2,max-file-size=4G,umask=027,quota=50G,client-cert=with-password`.
 /// Rates are bytes per second, sizes bytes; both take K, M, G, T suffixes (powers of 1024).
 public struct UserLimits: Sendable, Equatable {
     public var downloadRate: Int?
@@ -9,10 +18,13 @@ public struct UserLimits: Sendable, Equatable {
     public var umask: UInt32?
     /// Bytes the user's home may hold.
     public var quota: UInt64?
+    /// Nil: certificates play no part in this user's login.
+    public var clientCertificate: ClientCertificateRule?
 
     public init(downloadRate: Int? = nil, uploadRate: Int? = nil, maxSessions: Int? = nil, maxFileSize: UInt64? = nil, umask: UInt32? = nil,
-                quota: UInt64? = nil) {
+                quota: UInt64? = nil, clientCertificate: ClientCertificateRule? = nil) {
         self.quota = quota
+        self.clientCertificate = clientCertificate
         self.downloadRate = downloadRate
         self.uploadRate = uploadRate
         self.maxSessions = maxSessions
@@ -20,7 +32,7 @@ public struct UserLimits: Sendable, Equatable {
         self.umask = umask
     }
 
-    public static let keys = ["download-rate", "upload-rate", "max-sessions", "max-file-size", "umask", "quota"]
+    public static let keys = ["download-rate", "upload-rate", "max-sessions", "max-file-size", "umask", "quota", "client-cert"]
 
     /// Parse the field; the error text says which item is wrong.
     public static func parse(_ field: String) -> Result<UserLimits, UsersFileError> {
@@ -51,6 +63,11 @@ public struct UserLimits: Sendable, Equatable {
         case "umask":
             guard let mask = UInt32(value, radix: 8), mask <= 0o777 else { return "umask=\(value): use octal, like 022" }
             umask = mask
+        case "client-cert":
+            guard let rule = ClientCertificateRule(rawValue: value) else {
+                return "client-cert=\(value): use \(ClientCertificateRule.allCases.map(\.rawValue).joined(separator: " or "))"
+            }
+            clientCertificate = rule
         default:
             return "unknown limit \(key) (known: \(UserLimits.keys.joined(separator: ", ")))"
         }
@@ -66,6 +83,7 @@ public struct UserLimits: Sendable, Equatable {
         if let maxFileSize { items.append("max-file-size=\(maxFileSize)") }
         if let umask { items.append("umask=0" + String(umask, radix: 8)) }
         if let quota { items.append("quota=\(quota)") }
+        if let clientCertificate { items.append("client-cert=\(clientCertificate.rawValue)") }
         return items.joined(separator: ",")
     }
 }

@@ -63,6 +63,10 @@ struct ServeSettings: ParsableArguments {
     var tlsMinVersion: String?
     @Option(name: .customLong("tls-ciphers"), help: "OpenSSL cipher list (TLS 1.2) or ciphersuites (TLS 1.3).")
     var tlsCiphers: String?
+    @Option(name: .customLong("tls-client-ca"), help: "PEM CA certificate(s) that issue client certificates (for tls-client-auth).")
+    var tlsClientCa: String?
+    @Option(name: .customLong("tls-client-auth"), help: "Ask TLS clients for a certificate: off, optional (one that is sent must verify) or required (default: off).")
+    var tlsClientAuth: String?
     @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus /metrics and /healthz at HOST:PORT.")
     var metricsListen: String?
     @Option(name: .customLong("xferlog"), help: "Append a wu-ftpd/vsftpd-format xferlog line per transfer to this file (SIGUSR1 reopens it).")
@@ -122,6 +126,8 @@ struct ServeSettings: ParsableArguments {
         values["tls-close-notify"] = tlsCloseNotify.map(SettingValue.string)
         values["tls-min-version"] = tlsMinVersion.map(SettingValue.string)
         values["tls-ciphers"] = tlsCiphers.map(SettingValue.string)
+        values["tls-client-ca"] = tlsClientCa.map(SettingValue.string)
+        values["tls-client-auth"] = tlsClientAuth.map(SettingValue.string)
         values["metrics-listen"] = metricsListen.map(SettingValue.string)
         values["xferlog"] = xferlog.map(SettingValue.string)
         values["on-upload"] = onUpload.map(SettingValue.string)

@@ -22,13 +22,15 @@ struct User: ParsableCommand {
         @Option(name: .customLong("max-file-size"), help: "Largest file this user may upload (552 beyond).") var maxFileSize: String?
         @Option(help: "umask for this user's new files and folders (octal).") var umask: String?
         @Option(help: "Bytes this user's home may hold, like 50G (552 beyond).") var quota: String?
+        @Option(name: .customLong("client-cert"),
+                help: "Log in with a TLS client certificate naming the user (CN or SAN): with-password or without-password.") var clientCert: String?
 
         func run() throws {
             if let problem = UsersFile.validate(name: name) { throw ValidationError(problem) }
             guard home.hasPrefix("/"), !home.contains(":") else { throw ValidationError("--home must be an absolute path without ':'") }
             var limits = UserLimits()
             for (key, value) in [("download-rate", downloadRate), ("upload-rate", uploadRate), ("max-sessions", maxSessions),
-                                 ("max-file-size", maxFileSize), ("umask", umask), ("quota", quota)] {
+                                 ("max-file-size", maxFileSize), ("umask", umask), ("quota", quota), ("client-cert", clientCert)] {
                 if let value, let problem = limits.set(key, value) { throw ValidationError("--\(problem)") }
             }
             var file = try loadOrEmpty(users)

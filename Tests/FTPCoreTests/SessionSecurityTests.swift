@@ -37,6 +37,31 @@ import Testing
         #expect(h.session.transferFinished(.dataConnectionInsecure("not resumed")).replies.map(\.code) == [.protocolNotSupported])
     }
 
+    /// A client certificate naming the user: USER asks below whether it is enough (232 if so, 331
+    /// if the user also needs a password); PASS says whether the certificate names the user.
+    @Test func aClientCertificateNamingTheUser() {
+        var h = harness(implicit: true)
+        h.session.clientCertificateNames = ["Alice Example", "alice"]
+        #expect(h.send("USER alice") == [.authenticateCertificate(user: "alice")])
+        #expect(h.session.isBusy, "commands wait while the certificate is checked")
+        let granted = h.session.loginSucceeded(Account(name: "alice", readOnly: false), fileSystem: h.fs)
+        #expect(granted.replies.map(\.code) == [.loggedInBySecurityExchange])
+        #expect(h.session.account?.name == "alice")
+
+        var twoFactor = harness(implicit: true)
+        twoFactor.session.clientCertificateNames = ["bob"]
+        _ = twoFactor.send("USER bob")
+        #expect(twoFactor.session.passwordRequired().replies.map(\.code) == [.needPassword])
+        #expect(twoFactor.send("PASS pw") == [.authenticate(user: "bob", password: Password("pw"), certified: true)])
+        #expect(twoFactor.session.loginSucceeded(Account(name: "bob", readOnly: false), fileSystem: twoFactor.fs).replies.map(\.code) == [.loggedIn])
+
+        var other = harness(implicit: true)
+        other.session.clientCertificateNames = ["alice"]
+        #expect(other.codes("USER bob") == [331], "a certificate for someone else is not tried")
+        #expect(other.send("PASS pw") == [.authenticate(user: "bob", password: Password("pw"), certified: false)])
+        #expect(other.session.passwordRequired().isEmpty, "only a certificate attempt can ask for a password")
+    }
+
     @Test func withoutTLSTheCommandsDoNotExist() {
         var h = Harness()
         #expect(h.codes("AUTH TLS") == [502])

@@ -54,7 +54,7 @@ extension [SessionEffect] {
         #expect(h.session.greeting().text == "220 Ferry FTP server ready.\r\n")
         #expect(h.codes("USER alice") == [331])
         let effects = h.send("PASS secret")
-        #expect(effects == [.authenticate(user: "alice", password: Password("secret"))])
+        #expect(effects == [.authenticate(user: "alice", password: Password("secret"), certified: false)])
         #expect(h.session.isBusy)
         #expect(h.session.loginSucceeded(Account(name: "alice", readOnly: false), fileSystem: h.fs).replies.map(\.code) == [.loggedIn])
         #expect(!h.session.isBusy)
@@ -63,7 +63,7 @@ extension [SessionEffect] {
 
     @Test func passwordNeverPrints() {
         #expect("\(Password("hunter2"))" == "<redacted>")
-        #expect(!"\(SessionEffect.authenticate(user: "u", password: Password("hunter2")))".contains("hunter2"))
+        #expect(!"\(SessionEffect.authenticate(user: "u", password: Password("hunter2"), certified: false))".contains("hunter2"))
     }
 
     @Test func commandsBeforeLoginGet530ButUnknownGet502() {
@@ -99,7 +99,7 @@ extension [SessionEffect] {
         #expect(h.send("PASS me@example.org") == [.authenticateAnonymous])
         var closed = Harness(anonymous: false)
         _ = closed.send("USER anonymous")
-        #expect(closed.send("PASS x") == [.authenticate(user: "anonymous", password: Password("x"))])
+        #expect(closed.send("PASS x") == [.authenticate(user: "anonymous", password: Password("x"), certified: false)])
     }
 
     @Test func quitCloses() {

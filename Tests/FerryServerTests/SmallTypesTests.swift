@@ -1,6 +1,7 @@
 @testable import FerryServer
 import FTPCore
 import FerryReactor
+import Dispatch
 import Glibc
 import Synchronization
 import Testing
@@ -97,11 +98,12 @@ final class ManualClock: Sendable {
     private let hash = "$6$salt$abcdefghijklmnopqrstuvwxyz"
 
     @Test func aUsersFileRoundTripsWithLimits() throws {
-        let text = "# comment\nalice:\(hash):/srv/alice:rw:download-rate=1M,quota=50G,umask=027\nbob:\(hash):/srv/bob:ro\r\n"
+        let text = "# comment\nalice:\(hash):/srv/alice:rw:download-rate=1M,quota=50G,umask=027,client-cert=with-password\nbob:\(hash):/srv/bob:ro\r\n"
         let file = try UsersFile.parse(text, source: "users")
         #expect(file.records.map(\.name) == ["alice", "bob"])
         let alice = try #require(file.record(named: "alice"))
         #expect(alice.limits.downloadRate == 1 << 20 && alice.limits.quota == 50 << 30 && alice.limits.umask == 0o027)
+        #expect(alice.limits.clientCertificate == .withPassword)
         #expect(file.record(named: "bob")?.readOnly == true)
         #expect(try UsersFile.parse(file.serialized, source: "again").records == file.records)
     }
@@ -114,6 +116,7 @@ final class ManualClock: Sendable {
         ("alice:$6$x$y:/srv:rw\nalice:$6$x$y:/srv:rw", "users:2: user alice appears twice"),
         ("alice:$6$x$y:/srv:rw:quota=lots", "users:1: quota=lots: use a size, like 50G"),
         ("alice:$6$x$y:/srv:rw:speed=1", "users:1: unknown limit speed"),
+        ("alice:$6$x$y:/srv:rw:client-cert=yes", "users:1: client-cert=yes: use with-password or without-password"),
         ("alice:$6$x$y:/srv", "users:1: expected name:hash:home:rw|ro[:limits], found 3 fields"),
     ])
     func everyMistakeNamesItsLine(text: String, message: String) {
@@ -135,6 +138,57 @@ final class ManualClock: Sendable {
         #expect(ByteSize.parse("1.5G") == nil)
         #expect(ByteSize.parse("") == nil)
         #expect(ByteSize.parse("K") == nil)
+    }
+}
+
+/// What a login needs under each `client-cert` rule, with and without a certificate naming the user.
+@Suite struct AuthenticatorTests {
+    private static let authenticator: Authenticator = {
+        let hash = PasswordHasher.hash("pw", setting: "$6$rounds=1000$salt") ?? ""
+        let records = [("plain", nil), ("both", ClientCertificateRule.withPassword), ("certonly", .withoutPassword)].map { name, rule in
+            UserRecord(name: name, hash: hash, home: "/srv/" + name, readOnly: false, limits: UserLimits(clientCertificate: rule))
+        }
+        return Authenticator(users: UsersFile(records: records), anonymousRoot: "/srv")
+    }()
+
+    private func password(_ user: String, _ password: String, certified: Bool) -> Authenticator.Outcome {
+        let outcome = Mutex<Authenticator.Outcome?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Self.authenticator.verify(user: user, password: Password(password), certified: certified) { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return outcome.withLock { $0 }!
+    }
+
+    private func certificate(_ user: String) -> Authenticator.Outcome {
+        let outcome = Mutex<Authenticator.Outcome?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Self.authenticator.verifyCertificate(user: user) { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return outcome.withLock { $0 }!
+    }
+
+    private func accepted(_ outcome: Authenticator.Outcome) -> Bool {
+        if case .accepted = outcome { return true }
+        return false
+    }
+
+    @Test func eachRuleAsksForWhatItSays() {
+        #expect(accepted(password("plain", "pw", certified: false)))
+        #expect(!accepted(password("plain", "wrong", certified: true)))
+        #expect(certificate("plain") == .passwordRequired, "a certificate alone is not enough without client-cert")
+        #expect(accepted(password("both", "pw", certified: true)))
+        #expect(!accepted(password("both", "pw", certified: false)), "the password alone is not enough")
+        #expect(!accepted(password("both", "wrong", certified: true)))
+        #expect(certificate("both") == .passwordRequired)
+        #expect(accepted(certificate("certonly")))
+        #expect(!accepted(password("certonly", "pw", certified: true)), "the password is never accepted for a certificate-only user")
+        #expect(certificate("nobody") == .passwordRequired, "unknown names look like users that need a password")
     }
 }
 

@@ -77,8 +77,11 @@ private func respond(to effects: [SessionEffect], _ session: inout Session, fs: 
     var produced: [SessionEffect] = []
     for effect in effects {
         switch effect {
-        case .authenticate(let user, _):
+        case .authenticate(let user, _, _):
             produced += choices.next(3) == 0 ? session.loginFailed()
+                : session.loginSucceeded(Account(name: user, readOnly: choices.next(2) == 0), fileSystem: fs)
+        case .authenticateCertificate(let user):
+            produced += choices.next(2) == 0 ? session.passwordRequired()
                 : session.loginSucceeded(Account(name: user, readOnly: choices.next(2) == 0), fileSystem: fs)
         case .authenticateAnonymous:
             produced += session.loginSucceeded(Account(name: "anonymous", readOnly: true, isAnonymous: true), fileSystem: fs)
