@@ -19,8 +19,27 @@ print("soak seed", SEED, flush=True)
 CTX = ssl.create_default_context(); CTX.check_hostname = False; CTX.verify_mode = ssl.CERT_NONE
 
 
+def targets(pid):
+    folder = "/proc/%s/fd" % pid
+    found = []
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        try:
+            found.append(os.readlink(os.path.join(folder, name)))
+        except OSError:
+            pass
+    return found
+
 def fds():
-    return len(os.listdir("/proc/%d/fd" % PID))
+    """The server's descriptors, leaving out those it shares with its own child processes:
+    ThreadSanitizer starts a symbolizer with two pipes the first time it reports."""
+    children = []
+    for task in os.listdir("/proc/%d/task" % PID):
+        try:
+            children += open("/proc/%d/task/%s/children" % (PID, task)).read().split()
+        except OSError:
+            pass
+    shared = {t for child in children for t in targets(child)}
+    return len([t for t in targets(PID) if t not in shared])
 
 
 def rss_mib():
