@@ -65,8 +65,9 @@ public final class EventLoop: @unchecked Sendable {
         event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY)
     }
 
-    /// Start `run()` on a new thread.
-    public func startThread() {
+    /// Start `run()` on a new thread. A `detached` one is never joined: what it holds is freed when it
+    /// ends (a loop that lives as long as an object, not as the server).
+    public func startThread(detached: Bool = false) {
         let box = Unmanaged.passRetained(self).toOpaque()
         var handle = pthread_t()
         let result = pthread_create(&handle, nil, { context in
@@ -75,7 +76,11 @@ public final class EventLoop: @unchecked Sendable {
             return nil
         }, box)
         precondition(result == 0, "pthread_create failed: \(result)")
-        thread = handle
+        if detached {
+            pthread_detach(handle)
+        } else {
+            thread = handle
+        }
     }
 
     /// Make `run()` return after the current callbacks. Safe from any thread.

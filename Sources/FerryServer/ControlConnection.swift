@@ -43,6 +43,7 @@ final class ControlConnection {
     /// The logged-in user's home and limits.
     private var grant: LoginGrant?
     private var statusListing: StatusListing?
+    private var fileWork: FileWork!
     private var logger: Logger
     private var onEnd: ((ControlConnection) -> Void)?
     /// The control connection is gone but an upload is still draining.
@@ -75,6 +76,9 @@ final class ControlConnection {
         }
         login = LoginCoordinator(loop: loop, context: context, peerAddress: peerAddress, logger: logger) { [weak self] result in
             self?.run([.event { $0.loggedIn(result) }])
+        }
+        fileWork = FileWork(loop: loop, context: context, peerAddress: peerAddress) { [weak self] call in
+            self?.run([.event { $0.apply(call(&$0.session)) }])
         }
         _ = ferry_set_oobinline(socket.rawValue)
         let tls = implicitTLS ? context.tls.map { ($0, sessionContext: tlsSessionContext) } : nil
@@ -172,14 +176,14 @@ final class ControlConnection {
             }
         case .closePassiveListener: dataChannel.close()
         case .startTransfer(let request): transfers.start(request)
-        case .openDirectory(let path): openDirectory(path)
+        case .openDirectory(let path): grant.map { fileWork.openDirectory(path, in: $0.fileSystem) }
         case .sendStatusListing(let handle, let opening, let closing):
             stream?.write(opening.encodedAsOpening)
             statusListing = StatusListing(listing: handle.listing, closing: closing)
             sendStatusListing()
         case .abortTransfer: transfers.abort()
-        case .computeHash(let request): computeHash(request)
-        case .fileChanged(let change): fileChanged(change)
+        case .computeHash(let request): fileWork.computeHash(request)
+        case .fileChanged(let change): grant.map { fileWork.fileChanged(change, grant: $0) }
         case .upgradeToTLS: upgradeToTLS()
         case .close: end()
         }
@@ -219,45 +223,7 @@ final class ControlConnection {
         }
     }
 
-    // MARK: directories, digests and file events
-
-    /// DELE and renames fire the operator's event hooks.
-    private func fileChanged(_ change: FileChange) {
-        guard let grant else { return }
-        var facts = EventHooks.Facts(event: .delete, user: grant.account.name, client: peerAddress.description)
-        switch change {
-        case .deleted(let path):
-            (facts.path, facts.virtualPath) = (grant.onDisk(path), path.description)
-        case .renamed(let from, let to):
-            facts.event = .rename
-            (facts.path, facts.virtualPath) = (grant.onDisk(from), from.description)
-            (facts.targetPath, facts.targetVirtualPath) = (grant.onDisk(to), to.description)
-        }
-        context.hooks.fire(facts)
-    }
-
-    /// HASH and the X* commands: the digest is computed on a worker thread.
-    private func computeHash(_ request: HashRequest) {
-        let digests = context.digests
-        guard digests.reserve() else {
-            request.file.descriptor.close()
-            return apply(session.hashComputed(.failure(.busy)))
-        }
-        loop.offload({ digests.compute(request) }) { [weak self] result in
-            self?.run([.event { $0.apply($0.session.hashComputed(result)) }])
-        }
-    }
-
-    /// LIST, NLST, MLSD and STAT of a directory: reading its names can take long, so it happens on
-    /// a worker thread.
-    private func openDirectory(_ path: VirtualPath) {
-        guard let fileSystem = grant?.fileSystem else { return }
-        loop.offload({
-            Result { () throws(FileSystemError) -> any DirectoryListing in try fileSystem.openDirectory(path) }
-        }) { [weak self] result in
-            self?.run([.event { $0.apply($0.session.directoryOpened(result)) }])
-        }
-    }
+    // MARK: STAT listings
 
     /// Send the next batch of a STAT listing while the client reads what was sent (resumed when the
     /// output drains); the closing line ends it.

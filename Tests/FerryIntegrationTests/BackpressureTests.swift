@@ -35,8 +35,9 @@ print("ok")
             for i in 0..<10_000 { _ = FileManager.default.createFile(atPath: big.appendingPathComponent(String(repeating: "b", count: 150) + "\(i)").path, contents: nil) }
         })
         let result = try Tool.python(FtplibTests.prelude + #"""
+from descriptors import server_descriptors
 def fds():
-    return len(os.listdir("/proc/%s/fd" % os.environ["SERVER_PID"]))
+    return server_descriptors(os.environ["SERVER_PID"])
 # The first listing starts libdispatch's worker machinery (three descriptors, once per process).
 warm = connect(); warm.sendcmd("STAT ."); warm.quit()
 time.sleep(0.5)
@@ -67,7 +68,7 @@ while time.time() < deadline and fds() > baseline:
     time.sleep(0.1)
 assert fds() <= baseline, "descriptors: %d at start, %d after" % (baseline, fds())
 print("ok")
-"""#, server: server, extra: ["SERVER_PID": String(server.pid)], timeout: 60)
+"""#, server: server, extra: ["SERVER_PID": String(server.pid), "PYTHONPATH": SoakTests.scripts], timeout: 60)
         #expect(result.status == 0, "\(result.stderr)\n\(server.log.suffix(3000))")
     }
 }

@@ -11,6 +11,7 @@ end the server must be alive and, once every client is gone, back to its descrip
 and near its memory. Exits non-zero with the reason otherwise; the seed is printed for a replay.
 """
 import ftplib, io, os, random, socket, ssl, sys, threading, time
+from descriptors import server_descriptors
 
 HOST, PORT, PID, SECONDS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 CLIENTS = int(sys.argv[5]) if len(sys.argv) > 5 else 16
@@ -19,27 +20,8 @@ print("soak seed", SEED, flush=True)
 CTX = ssl.create_default_context(); CTX.check_hostname = False; CTX.verify_mode = ssl.CERT_NONE
 
 
-def targets(pid):
-    folder = "/proc/%s/fd" % pid
-    found = []
-    for name in os.listdir(folder) if os.path.isdir(folder) else []:
-        try:
-            found.append(os.readlink(os.path.join(folder, name)))
-        except OSError:
-            pass
-    return found
-
 def fds():
-    """The server's descriptors, leaving out those it shares with its own child processes:
-    ThreadSanitizer starts a symbolizer with two pipes the first time it reports."""
-    children = []
-    for task in os.listdir("/proc/%d/task" % PID):
-        try:
-            children += open("/proc/%d/task/%s/children" % (PID, task)).read().split()
-        except OSError:
-            pass
-    shared = {t for child in children for t in targets(child)}
-    return len([t for t in targets(PID) if t not in shared])
+    return server_descriptors(PID)
 
 
 def rss_mib():
