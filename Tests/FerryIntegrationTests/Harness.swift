@@ -138,26 +138,40 @@ final class FerryProcess {
     var pid: Int32 { process.processIdentifier }
     var tlsFolder: URL { scratch.appendingPathComponent("tls") }
 
-    /// How many descriptors the server process holds now, leaving out those it shares with its own
-    /// child processes: ThreadSanitizer starts a symbolizer with two pipes the first time it reports
-    /// (suppressed reports too), which is not the server's doing.
+    /// How many descriptors the server process holds now, leaving out the pipes its own child
+    /// processes read and write as their standard input and output: ThreadSanitizer starts a
+    /// symbolizer that way the first time it reports (suppressed reports too). (A child also inherits
+    /// descriptors the server keeps, so only its fds 0 and 1 are telling.)
     var openDescriptors: Int {
         let files = FileManager.default
         let children = ((try? files.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).flatMap { task in
             ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? "").split(separator: " ")
         }
-        let shared = Set(children.flatMap { FerryProcess.descriptorTargets(of: String($0)) })
-        let own = FerryProcess.descriptorTargets(of: String(pid))
-        return own.isEmpty ? -1 : own.filter { !shared.contains($0) }.count
+        let standardStreams = Set(children.flatMap { child in
+            ["0", "1"].compactMap { try? files.destinationOfSymbolicLink(atPath: "/proc/\(child)/fd/\($0)") }
+        })
+        let folder = "/proc/\(pid)/fd"
+        guard let own = try? files.contentsOfDirectory(atPath: folder) else { return -1 }
+        return own.filter { name in
+            guard let target = try? files.destinationOfSymbolicLink(atPath: "\(folder)/\(name)") else { return false }
+            return !(target.hasPrefix("pipe:") && standardStreams.contains(target))
+        }.count
     }
 
-    /// What each descriptor of a process refers to (`socket:[123]`, `pipe:[456]`, a path).
-    private static func descriptorTargets(of pid: String) -> [String] {
-        let folder = "/proc/\(pid)/fd"
-        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).compactMap {
-            try? FileManager.default.destinationOfSymbolicLink(atPath: "\(folder)/\($0)")
+    /// `openDescriptors` once it has held still for half a second (within 10 s): a session that just
+    /// ended may still be closing its socket, more slowly under a sanitizer.
+    var settledDescriptors: Int {
+        var last = openDescriptors
+        var still = 0
+        for _ in 0..<100 where still < 5 {
+            usleep(100_000)
+            let now = openDescriptors
+            still = now == last ? still + 1 : 0
+            last = now
         }
+        return last
     }
+
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
     var url: String { host.contains(":") ? "ftp://[\(host)]:\(port)" : "ftp://\(host):\(port)" }
 

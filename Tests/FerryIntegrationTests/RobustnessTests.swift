@@ -220,7 +220,7 @@ ftp.quit()
         // One login first: libdispatch opens its own epoll, eventfd and timerfd on first use.
         let warmUp = try Tool.python(FtplibTests.prelude + "connect().quit()", server: server)
         #expect(warmUp.status == 0, "\(warmUp.stderr)")
-        let baseline = server.openDescriptors
+        let baseline = server.settledDescriptors
         let result = try Tool.python(FtplibTests.prelude + #"""
 import threading, hashlib
 want = hashlib.sha256(open(os.path.join(os.environ["HOME_ALICE"], "shared.bin"), "rb").read()).hexdigest()

@@ -2,21 +2,17 @@
 import os
 
 
-def targets(pid):
-    """What each descriptor of a process refers to (socket:[n], pipe:[n], a path)."""
-    folder = "/proc/%s/fd" % pid
-    found = []
-    for name in os.listdir(folder) if os.path.isdir(folder) else []:
-        try:
-            found.append(os.readlink(os.path.join(folder, name)))
-        except OSError:
-            pass
-    return found
+def target(path):
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
 
 
 def server_descriptors(pid):
-    """The server's descriptors, leaving out those it shares with its own child processes:
-    ThreadSanitizer starts a symbolizer with two pipes the first time it reports."""
+    """The server's descriptors, leaving out the pipes its own child processes read and write as
+    their standard input and output: ThreadSanitizer starts a symbolizer that way the first time it
+    reports. (A child also inherits descriptors the server keeps, so only its fds 0 and 1 count.)"""
     children = []
     for task in os.listdir("/proc/%s/task" % pid):
         try:
@@ -24,5 +20,7 @@ def server_descriptors(pid):
                 children += listing.read().split()
         except OSError:
             pass
-    shared = {target for child in children for target in targets(child)}
-    return len([target for target in targets(pid) if target not in shared])
+    streams = {target("/proc/%s/fd/%d" % (child, fd)) for child in children for fd in (0, 1)}
+    folder = "/proc/%s/fd" % pid
+    own = [target(os.path.join(folder, name)) for name in os.listdir(folder)]
+    return len([t for t in own if t is not None and not (t.startswith("pipe:") and t in streams)])
