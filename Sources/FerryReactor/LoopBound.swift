@@ -2,9 +2,9 @@
 /// SwiftNIO calls NIOLoopBound): it may be created anywhere but read only on `loop`'s thread.
 public struct LoopBound<Value>: @unchecked Sendable {
     private let storage: Value
-    public let loop: EventLoop
+    public let loop: any Scheduler
 
-    public init(_ value: Value, loop: EventLoop) {
+    public init(_ value: Value, loop: any Scheduler) {
         storage = value
         self.loop = loop
     }

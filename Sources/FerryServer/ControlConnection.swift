@@ -28,15 +28,18 @@ final class ControlConnection {
         case event((ControlConnection) -> Void)
     }
 
+    /// Data connections need the reactor itself; everything else goes through `scheduler` (the same
+    /// loop in the server, an `EmbeddedLoop` in unit tests).
     private let loop: EventLoop
+    private let scheduler: any Scheduler
     private let context: ServerContext
     let peerAddress: IPAddress
-    private var stream: Stream?
+    private var stream: (any ControlStream)?
     private var session: Session
     private var pending = PendingCommands()
     private let runner = StepRunner<Step>()
-    private var idleTimer: EventWatcher?
-    private var loginTimer: EventWatcher?
+    private var idleTimer: (any LoopTimer)?
+    private var loginTimer: (any LoopTimer)?
     private var login: LoginCoordinator!
     private let dataChannel: DataChannel
     private var transfers: TransferCoordinator!
@@ -56,11 +59,27 @@ final class ControlConnection {
     /// `TLSContext.makeSSL`), so a client behind the same NAT cannot take over a passive port.
     private let tlsSessionContext: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
 
-    init(loop: EventLoop, context: ServerContext, socket: consuming Descriptor, peer: SocketAddress, implicitTLS: Bool,
+    /// A session on an accepted socket, read and written through a `Stream`.
+    static func accept(loop: EventLoop, context: ServerContext, socket: consuming Descriptor, peer: SocketAddress, implicitTLS: Bool,
+                       onEnd: @escaping (ControlConnection) -> Void) -> ControlConnection {
+        let connection = ControlConnection(loop: loop, scheduler: loop, context: context, local: SocketAddress.local(of: socket.rawValue) ?? peer,
+                                           peer: peer, implicitTLS: implicitTLS, onEnd: onEnd)
+        _ = ferry_set_oobinline(socket.rawValue)
+        let tls = connection.handshaking ? context.tls.map { ($0, sessionContext: connection.tlsSessionContext) } : nil
+        connection.attach(Stream(loop: loop, socket: socket, tls: tls,
+                                 handshakeTimeoutMilliseconds: context.configuration.dataConnectionTimeout * 1000,
+                                 onRead: { [weak connection] in connection?.received($0) },
+                                 onClose: { [weak connection] in connection?.streamClosed($0) },
+                                 onSecured: { [weak connection] in connection?.streamSecured() }))
+        return connection
+    }
+
+    /// `local` and `peer` are the control connection's addresses; call `attach`, then `start`.
+    init(loop: EventLoop, scheduler: any Scheduler, context: ServerContext, local: SocketAddress, peer: SocketAddress, implicitTLS: Bool,
          onEnd: @escaping (ControlConnection) -> Void) {
         self.loop = loop
+        self.scheduler = scheduler
         self.context = context
-        let local = SocketAddress.local(of: socket.rawValue) ?? peer
         peerAddress = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
         self.onEnd = onEnd
         var logger = context.logger
@@ -74,21 +93,37 @@ final class ControlConnection {
                                         recorder: TransferRecorder(context: context, peerAddress: peerAddress), logger: logger) { [weak self] outcome in
             self?.run([.event { $0.transferEnded(outcome) }])
         }
-        login = LoginCoordinator(loop: loop, context: context, peerAddress: peerAddress, logger: logger) { [weak self] result in
+        login = LoginCoordinator(loop: scheduler, context: context, peerAddress: peerAddress, logger: logger) { [weak self] result in
             self?.run([.event { $0.loggedIn(result) }])
         }
-        fileWork = FileWork(loop: loop, context: context, peerAddress: peerAddress) { [weak self] call in
+        fileWork = FileWork(loop: scheduler, context: context, peerAddress: peerAddress) { [weak self] call in
             self?.run([.event { $0.apply(call(&$0.session)) }])
         }
-        _ = ferry_set_oobinline(socket.rawValue)
-        let tls = implicitTLS ? context.tls.map { ($0, sessionContext: tlsSessionContext) } : nil
-        stream = Stream(loop: loop, socket: socket, tls: tls, handshakeTimeoutMilliseconds: context.configuration.dataConnectionTimeout * 1000,
-                        onRead: { [weak self] in self?.received($0) },
-                        onClose: { [weak self] reason in self?.run([.event { $0.peerClosed(reason) }]) },
-                        onSecured: later { $0.secured() })
-        stream?.onDrained = later { $0.sendStatusListing() }
-        idleTimer = EventWatcher.timer(loop: loop, later { $0.idle() })
-        handshaking = tls != nil
+        idleTimer = scheduler.timer(later { $0.idle() })
+        handshaking = implicitTLS && context.tls != nil
+    }
+
+    /// The stream the session reads and writes; an implicit-TLS stream starts with its handshake.
+    func attach(_ stream: any ControlStream) {
+        self.stream = stream
+        stream.onDrained = later { $0.sendStatusListing() }
+    }
+
+    /// Bytes from the client.
+    func received(_ bytes: [UInt8]) {
+        armIdleTimer()
+        pending.feed(bytes)
+        run()
+    }
+
+    /// The client closed the connection, or it failed (`reason`).
+    func streamClosed(_ reason: String?) {
+        run([.event { $0.peerClosed(reason) }])
+    }
+
+    /// A TLS handshake on the control connection completed.
+    func streamSecured() {
+        run([.event { $0.secured() }])
     }
 
     /// A callback that does its work as a step of `run`.
@@ -105,7 +140,7 @@ final class ControlConnection {
         }
         logger.info("session start")
         armIdleTimer()
-        loginTimer = EventWatcher.timer(loop: loop, later { connection in
+        loginTimer = scheduler.timer(later { connection in
             guard connection.session.account == nil else { return }
             connection.logger.info("login timeout")
             connection.apply(connection.session.shutdown("Login timeout: closing control connection."))
@@ -124,12 +159,6 @@ final class ControlConnection {
     }
 
     // MARK: the steps
-
-    private func received(_ bytes: [UInt8]) {
-        armIdleTimer()
-        pending.feed(bytes)
-        run()
-    }
 
     private func apply(_ effects: [SessionEffect], verb: String? = nil) {
         run(effects.map { .effect($0, verb: verb) })
@@ -229,7 +258,7 @@ final class ControlConnection {
     /// output drains); the closing line ends it.
     private func sendStatusListing() {
         guard let statusListing, outputHasRoom else { return }
-        statusListing.fetchNext(on: loop) { [weak self] lines in self?.run([.event { $0.statusBatch(lines) }]) }
+        statusListing.fetchNext(on: scheduler) { [weak self] lines in self?.run([.event { $0.statusBatch(lines) }]) }
     }
 
     private func statusBatch(_ lines: String) {

@@ -90,11 +90,11 @@ public final class FerryServer {
                 }
                 states[index].listeners.append(Listener(loop: loop, socket: socket, onAcceptError: onAcceptError) { connection, peer in
                     let target = balancer.assign(accepting: index)
-                    let worker = workers[target]
+                    let (worker, targetLoop) = (workers[target], loops[target])
                     // Crosses to the serving loop as a number, owned again there.
                     let fd = connection.release()
                     let serve: @Sendable () -> Void = {
-                        FerryServer.accept(socket: Descriptor(taking: fd), peer: peer, implicitTLS: implicitTLS, loop: (worker.loop, target), state: worker.value,
+                        FerryServer.accept(socket: Descriptor(taking: fd), peer: peer, implicitTLS: implicitTLS, loop: (targetLoop, target), state: worker.value,
                                            context: current.value, balancer: balancer)
                     }
                     if target == index { serve() } else { worker.loop.execute(serve) }
@@ -127,7 +127,7 @@ public final class FerryServer {
             refusal = context.limiter.admit(address)
             if refusal != nil { context.descriptors.release(DescriptorBudget.perSession) }
         }
-        let connection = ControlConnection(loop: loop.0, context: context, socket: socket, peer: peer, implicitTLS: implicitTLS) { [unowned state] connection in
+        let connection = ControlConnection.accept(loop: loop.0, context: context, socket: socket, peer: peer, implicitTLS: implicitTLS) { [unowned state] connection in
             state.sessions[ObjectIdentifier(connection)] = nil
             balancer.release(loop.index)
             if refusal == nil {

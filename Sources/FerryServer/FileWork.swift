@@ -8,7 +8,7 @@ import FerryReactor
 struct FileWork {
     typealias Answer = (@escaping (inout Session) -> [SessionEffect]) -> Void
 
-    let loop: EventLoop
+    let loop: any Scheduler
     let context: ServerContext
     let peerAddress: IPAddress
     let answer: Answer

@@ -37,17 +37,17 @@ final class LoginCoordinator {
         case homeUnavailable
     }
 
-    private let loop: EventLoop
+    private let loop: any Scheduler
     private let context: ServerContext
     private let peerAddress: IPAddress
     private let logger: Logger
     private let report: (Result) -> Void
-    private var delayTimer: EventWatcher?
+    private var delayTimer: (any LoopTimer)?
     /// The user counted in `context.users`.
     private var registeredUser: String?
     private var ended = false
 
-    init(loop: EventLoop, context: ServerContext, peerAddress: IPAddress, logger: Logger, report: @escaping (Result) -> Void) {
+    init(loop: any Scheduler, context: ServerContext, peerAddress: IPAddress, logger: Logger, report: @escaping (Result) -> Void) {
         self.loop = loop
         self.context = context
         self.peerAddress = peerAddress
@@ -120,7 +120,7 @@ final class LoginCoordinator {
             if let seconds = context.bans.failed(peerAddress, now: context.clock.seconds) {
                 logger.warning("address banned after repeated failed logins", metadata: ["seconds": "\(seconds)"])
             }
-            delayTimer = EventWatcher.timer(loop: loop) { [weak self] in
+            delayTimer = loop.timer { [weak self] in
                 guard let self else { return }
                 self.delayTimer = nil
                 self.report(.failed)

@@ -20,7 +20,7 @@ final class StatusListing {
 
     /// Render the next batch off the loop, unless one is on its way; `then` gets its lines on the
     /// loop, an empty string at the end.
-    func fetchNext(on loop: EventLoop, then: @escaping (String) -> Void) {
+    func fetchNext(on loop: any Scheduler, then: @escaping (String) -> Void) {
         guard !fetching else { return }
         fetching = true
         let (listing, now) = (self.listing, self.now)

@@ -1,0 +1,28 @@
+/// A one-shot timer on a loop: `schedule` arms it (again, restarting its clock), `cancel` drops it
+/// for good.
+public protocol LoopTimer: AnyObject {
+    func schedule(timeoutMilliseconds: Int?)
+    func cancel()
+}
+
+/// What code confined to a loop needs of it, sockets aside: timers, work on worker threads whose
+/// results come back on the loop, and work that other threads queue onto it. `EventLoop` is the real
+/// one; `EmbeddedLoop` runs the same code inside a test, on a clock the test moves.
+public protocol Scheduler: AnyObject, Sendable {
+    /// A timer whose `handler` runs on this loop; it waits until `schedule` arms it.
+    func timer(_ handler: @escaping () -> Void) -> any LoopTimer
+    /// Run `work` on a worker thread and `then` with its result back on this loop.
+    func offload<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping (T) -> Void)
+    /// Run `work` on this loop, soon. Safe from any thread.
+    func execute(_ work: @escaping @Sendable () -> Void)
+    /// True on this loop's thread.
+    var inLoop: Bool { get }
+}
+
+extension EventWatcher: LoopTimer {}
+
+extension EventLoop: Scheduler {
+    public func timer(_ handler: @escaping () -> Void) -> any LoopTimer {
+        EventWatcher.timer(loop: self, handler)
+    }
+}

@@ -1,0 +1,158 @@
+@testable import FerryServer
+import FTPCore
+import FerryReactor
+import Foundation
+import Logging
+import Testing
+
+/// The control stream of a unit test: it keeps what the session wrote, and the test plays the client
+/// (reading or not) and the socket's end.
+final class ScriptedStream: ControlStream {
+    private(set) var written = ""
+    var pendingOutput = 0
+    var readingPaused = false
+    var onDrained: (() -> Void)?
+    /// `closeAfterFlush` was called; calling this closes the "socket".
+    private(set) var closeSocket: (() -> Void)?
+    let peerCertificateNames: [String]? = nil
+
+    func write(_ text: String) { written += text }
+    func startTLS(_ context: TLSContext, sessionContext: [UInt8]) {}
+    func issueSessionTicket() {}
+    func closeAfterFlush(deadlineMilliseconds: Int, onClosed: @escaping () -> Void) { closeSocket = onClosed }
+
+    /// The reply codes written so far (of each reply's last line).
+    var codes: [Int] {
+        written.split(separator: "\r\n").compactMap { line in line.dropFirst(3).first == " " ? Int(line.prefix(3)) : nil }
+    }
+
+    /// The client caught up with its output.
+    func drain() {
+        pendingOutput = 0
+        onDrained?()
+    }
+}
+
+/// `ControlConnection` without a socket or a thread: scripted bytes in, replies out, timers on a
+/// clock the test moves (`EmbeddedLoop`); the password check and the home are real.
+final class ControlFixture {
+    let loop = EmbeddedLoop()
+    let stream = ScriptedStream()
+    let context: ServerContext
+    let connection: ControlConnection
+    private(set) var ended = false
+    private let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-control-\(UUID().uuidString)")
+
+    init(_ configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("home"), withIntermediateDirectories: true)
+        let hash = try #require(PasswordHasher.hash("secret", setting: "$6$rounds=1000$salt"))
+        let users = folder.appendingPathComponent("users.txt").path
+        try UsersFile(records: [UserRecord(name: "alice", hash: hash, home: folder.appendingPathComponent("home").path, readOnly: false)]).save(to: users)
+        var configuration = ServerConfiguration()
+        configuration.root = folder.path
+        configuration.usersFile = users
+        configuration.anonymous = false
+        configure(&configuration)
+        context = try ServerContext(configuration: configuration, descriptorBudget: 1000,
+                                    logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, previous: nil)
+        var end: (ControlConnection) -> Void = { _ in }
+        connection = ControlConnection(loop: EventLoop(name: "data, unused"), scheduler: loop, context: context,
+                                       local: SocketAddress(host: "127.0.0.1", port: 21)!, peer: SocketAddress(host: "127.0.0.1", port: 40000)!,
+                                       implicitTLS: false) { end($0) }
+        end = { [unowned self] _ in self.ended = true }
+        connection.attach(stream)
+        connection.start(refusal: nil)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: folder) }
+
+    func send(_ text: String) { connection.received(Array(text.utf8)) }
+
+    /// Log alice in and wait (on the worker's answer) for the 230.
+    func logIn() throws {
+        send("USER alice\r\nPASS secret\r\n")
+        try #require(loop.run { self.stream.codes.last == 230 })
+    }
+}
+
+@Suite struct ControlConnectionTests {
+    @Test func pipelinedCommandsWaitForTheLoginAndAreAnsweredInOrder() throws {
+        let f = try ControlFixture()
+        f.send("USER alice\r\nPASS secret\r\nPWD\r\nSYST\r\nNOOP\r\n")
+        #expect(f.stream.codes == [220, 331], "PWD waits while the password is checked")
+        #expect(f.loop.run { f.stream.codes.count == 6 })
+        #expect(f.stream.codes == [220, 331, 230, 257, 215, 200])
+    }
+
+    @Test func aWrongPasswordIsAnsweredAfterTheDelayOnTheLoopsClock() throws {
+        let f = try ControlFixture()
+        let armed = f.loop.armedTimers
+        f.send("USER alice\r\nPASS wrong\r\nNOOP\r\n")
+        #expect(f.loop.run { f.loop.armedTimers > armed }, "the failure delay is armed once the hash is checked")
+        let delay = SessionPolicy.failureDelayMilliseconds(attempt: 1)
+        f.loop.advance(milliseconds: delay - 1)
+        #expect(f.stream.codes == [220, 331])
+        f.loop.advance(milliseconds: 1)
+        #expect(f.stream.codes == [220, 331, 530, 200])
+    }
+
+    @Test func aSessionThatNeverLogsInEndsAtTheLoginTimeoutButKeepsItsSlotUntilTheSocketCloses() throws {
+        let f = try ControlFixture { $0.loginTimeout = 60 }
+        f.loop.advance(milliseconds: 59_999)
+        #expect(f.stream.codes == [220])
+        f.loop.advance(milliseconds: 1)
+        #expect(f.stream.codes == [220, 421])
+        #expect(f.connection.ended && !f.ended, "limits and descriptors stay counted while the last reply goes out")
+        let closeSocket = try #require(f.stream.closeSocket)
+        closeSocket()
+        #expect(f.ended)
+    }
+
+    @Test func aSilentSessionEndsAtTheIdleTimeout() throws {
+        let f = try ControlFixture { $0.idleTimeout = 300 }
+        try f.logIn()
+        f.loop.advance(milliseconds: 299_999)
+        f.send("NOOP\r\n")
+        f.loop.advance(milliseconds: 299_999)
+        #expect(f.stream.codes == [220, 331, 230, 200], "a command restarts the idle clock")
+        f.loop.advance(milliseconds: 1)
+        #expect(f.stream.codes.last == 421 && f.stream.closeSocket != nil)
+    }
+
+    @Test func aClientThatDoesNotReadIsNotReadEither() throws {
+        let f = try ControlFixture()
+        try f.logIn()
+        f.stream.pendingOutput = ControlConnection.maxPendingOutput
+        f.send("NOOP\r\nNOOP\r\nNOOP\r\n")
+        #expect(f.stream.codes == [220, 331, 230], "no reply while its output is unread")
+        #expect(f.stream.readingPaused)
+        f.stream.drain()
+        #expect(f.stream.codes == [220, 331, 230, 200, 200, 200])
+        #expect(!f.stream.readingPaused)
+    }
+
+    @Test func commandsHeldWhenTheClientLeavesAreDropped() throws {
+        let f = try ControlFixture()
+        f.send("USER alice\r\nPASS secret\r\nDELE a\r\nQUIT\r\n")
+        f.connection.streamClosed("Connection reset by peer")
+        #expect(f.connection.ended && f.ended, "nothing to flush: the slot goes at once")
+        #expect(f.loop.armedTimers == 0, "no timer outlives the session")
+        // The password check (a millisecond of SHA-512 crypt) answers meanwhile, into a session that has ended.
+        _ = f.loop.run(until: { false }, seconds: 0.5)
+        #expect(f.stream.codes == [220, 331], "the login's answer and the held commands go nowhere")
+    }
+
+    @Test func aRefusedClientGets421AndItsSocketClosesAfterIt() throws {
+        let f = try ControlFixture()
+        let refused = ControlConnection(loop: EventLoop(name: "data, unused"), scheduler: f.loop, context: f.context,
+                                        local: SocketAddress(host: "127.0.0.1", port: 21)!, peer: SocketAddress(host: "127.0.0.1", port: 40001)!,
+                                        implicitTLS: false) { _ in }
+        let stream = ScriptedStream()
+        refused.attach(stream)
+        refused.start(refusal: "Too many sessions from your address (3); try again later.")
+        #expect(stream.written == "421 Too many sessions from your address (3); try again later.\r\n")
+        #expect(refused.ended && stream.closeSocket != nil)
+        refused.received(Array("USER alice\r\n".utf8))
+        #expect(stream.codes == [421], "nothing is read after the refusal")
+    }
+}
