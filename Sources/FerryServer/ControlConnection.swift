@@ -1,4 +1,3 @@
-import CFerrySys
 import FTPCore
 import FerryReactor
 import Glibc
@@ -52,27 +51,12 @@ final class ControlConnection {
     /// The control connection is gone but an upload is still draining.
     private var endAfterTransfer = false
     /// A TLS handshake on the control connection is under way (a failure then counts as one).
-    private var handshaking = false
+    private(set) var handshaking = false
     private(set) var ended = false
 
     /// Binds this session's TLS sessions to it: a data connection can resume only these (see
     /// `TLSContext.makeSSL`), so a client behind the same NAT cannot take over a passive port.
-    private let tlsSessionContext: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
-
-    /// A session on an accepted socket, read and written through a `Stream`.
-    static func accept(loop: EventLoop, context: ServerContext, socket: consuming Descriptor, peer: SocketAddress, implicitTLS: Bool,
-                       onEnd: @escaping (ControlConnection) -> Void) -> ControlConnection {
-        let connection = ControlConnection(loop: loop, scheduler: loop, context: context, local: SocketAddress.local(of: socket.rawValue) ?? peer,
-                                           peer: peer, implicitTLS: implicitTLS, onEnd: onEnd)
-        _ = ferry_set_oobinline(socket.rawValue)
-        let tls = connection.handshaking ? context.tls.map { ($0, sessionContext: connection.tlsSessionContext) } : nil
-        connection.attach(Stream(loop: loop, socket: socket, tls: tls,
-                                 handshakeTimeoutMilliseconds: context.configuration.dataConnectionTimeout * 1000,
-                                 onRead: { [weak connection] in connection?.received($0) },
-                                 onClose: { [weak connection] in connection?.streamClosed($0) },
-                                 onSecured: { [weak connection] in connection?.streamSecured() }))
-        return connection
-    }
+    let tlsSessionContext: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
 
     /// `local` and `peer` are the control connection's addresses; call `attach`, then `start`.
     init(loop: EventLoop, scheduler: any Scheduler, context: ServerContext, local: SocketAddress, peer: SocketAddress, implicitTLS: Bool,

@@ -1,3 +1,4 @@
+import CFerrySys
 import FTPCore
 import FerryReactor
 import Glibc
@@ -127,7 +128,9 @@ public final class FerryServer {
             refusal = context.limiter.admit(address)
             if refusal != nil { context.descriptors.release(DescriptorBudget.perSession) }
         }
-        let connection = ControlConnection.accept(loop: loop.0, context: context, socket: socket, peer: peer, implicitTLS: implicitTLS) { [unowned state] connection in
+        let local = SocketAddress.local(of: socket.rawValue) ?? peer
+        let connection = ControlConnection(loop: loop.0, scheduler: loop.0, context: context, local: local, peer: peer,
+                                           implicitTLS: implicitTLS) { [unowned state] connection in
             state.sessions[ObjectIdentifier(connection)] = nil
             balancer.release(loop.index)
             if refusal == nil {
@@ -135,6 +138,12 @@ public final class FerryServer {
                 context.descriptors.release(DescriptorBudget.perSession)
             }
         }
+        _ = ferry_set_oobinline(socket.rawValue)
+        let tls = connection.handshaking ? context.tls.map { ($0, sessionContext: connection.tlsSessionContext) } : nil
+        connection.attach(Stream(loop: loop.0, socket: socket, tls: tls, handshakeTimeoutMilliseconds: context.configuration.dataConnectionTimeout * 1000,
+                                 onRead: { [weak connection] in connection?.received($0) },
+                                 onClose: { [weak connection] in connection?.streamClosed($0) },
+                                 onSecured: { [weak connection] in connection?.streamSecured() }))
         if refusal == nil {
             state.sessions[ObjectIdentifier(connection)] = connection
             context.metrics.sessionStarted()

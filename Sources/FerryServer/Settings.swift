@@ -63,9 +63,7 @@ public enum Settings {
         spec("ban-time", .integer, "600", "Seconds an address stays banned after too many failed logins.") { value, config throws(ConfigError) in
             config.banSeconds = try integer(value, atLeast: 1, atMost: 366 * 86_400)
         },
-        spec("login-timeout", .integer, "60", "Seconds a new session has to log in.") { value, config throws(ConfigError) in
-            config.loginTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
-        },
+        seconds("login-timeout", "60", "Seconds a new session has to log in.", \.loginTimeout),
         spec("download-rate", .string, nil, "Download cap per session, bytes per second (K, M, G suffixes).", sample: "10M") { value, config throws(ConfigError) in
             config.downloadRate = try rate(value)
         },
@@ -80,18 +78,10 @@ public enum Settings {
             guard let mask = UInt32(text, radix: 8), mask <= 0o777 else { throw ConfigError("\(text): use octal, like 022") }
             config.umask = mask
         },
-        spec("idle-timeout", .integer, "300", "Seconds a control connection may stay silent.") { value, config throws(ConfigError) in
-            config.idleTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
-        },
-        spec("data-timeout", .integer, "30", "Seconds to wait for a data connection or a TLS handshake.") { value, config throws(ConfigError) in
-            config.dataConnectionTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
-        },
-        spec("transfer-timeout", .integer, "60", "Seconds a transfer may make no progress.") { value, config throws(ConfigError) in
-            config.transferStallTimeout = try integer(value, atLeast: 1, atMost: maxSeconds)
-        },
-        spec("shutdown-grace", .integer, "10", "Seconds SIGTERM waits for running transfers.") { value, config throws(ConfigError) in
-            config.shutdownGrace = try integer(value, atLeast: 0, atMost: maxSeconds)
-        },
+        seconds("idle-timeout", "300", "Seconds a control connection may stay silent.", \.idleTimeout),
+        seconds("data-timeout", "30", "Seconds to wait for a data connection or a TLS handshake.", \.dataConnectionTimeout),
+        seconds("transfer-timeout", "60", "Seconds a transfer may make no progress.", \.transferStallTimeout),
+        seconds("shutdown-grace", "10", "Seconds SIGTERM waits for running transfers.", atLeast: 0, \.shutdownGrace),
         spec("tls-cert", .string, nil, "PEM certificate (chain): enables AUTH TLS.", sample: "\"/etc/ferry/cert.pem\"") { value, config throws(ConfigError) in
             config.tlsCertificate = try string(value)
         },
@@ -169,6 +159,14 @@ public enum Settings {
             config.logLevel = try choice(value, ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         },
     ]
+
+    /// A duration in whole seconds, from `low` to a week, stored in `field`.
+    private static func seconds(_ key: String, _ example: String, _ help: String, atLeast low: Int = 1,
+                                _ field: WritableKeyPath<ServerConfiguration, Int> & Sendable) -> SettingSpec {
+        spec(key, .integer, example, help) { value, config throws(ConfigError) in
+            config[keyPath: field] = try integer(value, atLeast: low, atMost: maxSeconds)
+        }
+    }
 
     private static func spec(_ key: String, _ kind: SettingSpec.Kind, _ example: String?, _ help: String, sample: String? = nil,
                              apply: @escaping SettingSpec.Apply) -> SettingSpec {
