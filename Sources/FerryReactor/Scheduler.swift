@@ -7,7 +7,7 @@ public protocol LoopTimer: AnyObject {
 
 /// What code confined to a loop needs of it, sockets aside: timers, work on worker threads whose
 /// results come back on the loop, and work that other threads queue onto it. `EventLoop` is the real
-/// one; `EmbeddedLoop` runs the same code inside a test, on a clock the test moves.
+/// one; the unit tests' `EmbeddedLoop` runs the same code on a clock the test moves.
 public protocol Scheduler: AnyObject, Sendable {
     /// A timer whose `handler` runs on this loop; it waits until `schedule` arms it.
     func timer(_ handler: @escaping () -> Void) -> any LoopTimer

@@ -1,41 +1,42 @@
+import FerryReactor
 import Glibc
 import Synchronization
 
-/// A `Scheduler` for tests, with no thread and no real time (SwiftNIO's EmbeddedEventLoop is the
+/// A `Scheduler` for unit tests, with no thread and no real time (SwiftNIO's EmbeddedEventLoop is the
 /// model): timers fire when the test moves the clock with `advance`, offloaded work runs at once on
 /// the calling thread and its answer waits in the queue, and work other threads `execute` waits in
 /// the same queue until `runQueued` (or `advance`, or `run(until:)`) runs it on the test's thread.
-public final class EmbeddedLoop: Scheduler, @unchecked Sendable {
+final class EmbeddedLoop: Scheduler, @unchecked Sendable {
     /// Milliseconds since the loop was made, as far as its timers know.
-    public private(set) var now = 0
+    private(set) var now = 0
     private var timers: [EmbeddedTimer] = []
     private var sequence = 0
     private let queued = Mutex<[@Sendable () -> Void]>([])
     private let thread = pthread_self()
 
-    public init() {}
+    init() {}
 
-    public func timer(_ handler: @escaping () -> Void) -> any LoopTimer {
+    func timer(_ handler: @escaping () -> Void) -> any LoopTimer {
         EmbeddedTimer(loop: self, handler: handler)
     }
 
-    public func offload<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping (T) -> Void) {
+    func offload<T: Sendable>(_ work: @escaping @Sendable () -> T, then: @escaping (T) -> Void) {
         let result = work()
         let answer = LoopBound(then, loop: self)
         execute { answer.value(result) }
     }
 
-    public func execute(_ work: @escaping @Sendable () -> Void) {
+    func execute(_ work: @escaping @Sendable () -> Void) {
         queued.withLock { $0.append(work) }
     }
 
-    public var inLoop: Bool { pthread_equal(thread, pthread_self()) != 0 }
+    var inLoop: Bool { pthread_equal(thread, pthread_self()) != 0 }
 
     /// How many timers are armed: a test can wait for one to be armed by work from another thread.
-    public var armedTimers: Int { timers.count }
+    var armedTimers: Int { timers.count }
 
     /// Run the queued work, and what it queues in turn, until the queue is empty.
-    public func runQueued() {
+    func runQueued() {
         precondition(inLoop, "an EmbeddedLoop runs on the thread that made it")
         while true {
             let work = queued.withLock { queue -> [@Sendable () -> Void] in
@@ -49,7 +50,7 @@ public final class EmbeddedLoop: Scheduler, @unchecked Sendable {
 
     /// Move the clock forward, firing each timer that falls due in deadline order (those armed for
     /// the same time in the order they were armed), with queued work run before and after each.
-    public func advance(milliseconds: Int) {
+    func advance(milliseconds: Int) {
         let target = now + milliseconds
         runQueued()
         while let next = timers.filter({ $0.deadline! <= target }).min(by: { ($0.deadline!, $0.sequence) < ($1.deadline!, $1.sequence) }) {
@@ -62,7 +63,7 @@ public final class EmbeddedLoop: Scheduler, @unchecked Sendable {
 
     /// Run queued work until `condition` holds, waiting for other threads (a password check on a
     /// worker) up to `seconds`; false if it never held.
-    public func run(until condition: () -> Bool, seconds: Double = 10) -> Bool {
+    func run(until condition: () -> Bool, seconds: Double = 10) -> Bool {
         for _ in 0..<Int(seconds * 1000) {
             runQueued()
             if condition() { return true }
