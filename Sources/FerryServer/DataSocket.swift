@@ -109,10 +109,17 @@ final class DataSocket {
     /// Downloads and listings cork the socket (TCP_CORK) until they end, so data leaves in full
     /// segments whatever the size of each write or sendfile: TLS records are 16 KiB, and a
     /// non-blocking sendfile stops wherever the socket buffer filled. Against uncorked sendfile
-    /// (3 interleaved runs): W1 median 3420 -> 5674 MiB/s and 0.29 -> 0.18 server CPU s/GiB, W2 x16
-    /// 4870 -> 7612 MiB/s and 0.24-0.26 -> 0.16-0.17 s/GiB; TLS W5 1.48 -> about 1.2 s/GiB.
+    /// (3 interleaved runs, ftpbench): W2 x16 4870 -> 7612 MiB/s and 0.24-0.26 -> 0.16-0.17 s/GiB;
+    /// TLS W5 1.48 -> about 1.2 s/GiB. `SendfilePump` lifts it while it is the only download.
     private func corkIfSending() {
-        if sends { Sockets.setCorked(rawValue, true) }
+        if sends { corked = true }
+    }
+
+    /// TCP_CORK on the socket (set only when it changes).
+    var corked = false {
+        didSet {
+            if corked != oldValue, rawValue >= 0 { Sockets.setCorked(rawValue, corked) }
+        }
     }
 
     // MARK: readiness
@@ -241,7 +248,7 @@ final class DataSocket {
         // Only a transfer that got past its handshake completes.
         if completed {
             tls?.shutdown()
-            if sends { Sockets.setCorked(descriptor.rawValue, false) }
+            if corked { Sockets.setCorked(descriptor.rawValue, false) }
         }
         descriptor.close()
     }
