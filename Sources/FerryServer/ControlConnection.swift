@@ -71,7 +71,7 @@ final class ControlConnection {
         self.logger = logger
         session = Session(policy: context.policy, peer: peerAddress, controlIsIPv6: local.isIPv6 && !(IPAddress(local.host)?.isIPv4 ?? false),
                           implicitTLS: implicitTLS, clock: { Int64(time(nil)) })
-        dataChannel = DataChannel(loop: loop, context: context, local: local, peerAddress: peerAddress,
+        dataChannel = DataChannel(loop: loop, scheduler: scheduler, context: context, local: local, peerAddress: peerAddress,
                                   tlsSessionContext: tlsSessionContext, logger: logger)
         transfers = TransferCoordinator(loop: loop, context: context, channel: dataChannel,
                                         recorder: TransferRecorder(context: context, peerAddress: peerAddress), logger: logger) { [weak self] outcome in

@@ -68,6 +68,11 @@ final class ControlFixture {
 
     func send(_ text: String) { connection.received(Array(text.utf8)) }
 
+    /// A file in alice's home.
+    func write(_ name: String, _ text: String) throws {
+        try Data(text.utf8).write(to: folder.appendingPathComponent("home").appendingPathComponent(name))
+    }
+
     /// Log alice in and wait (on the worker's answer) for the 230.
     func logIn() throws {
         send("USER alice\r\nPASS secret\r\n")
@@ -140,6 +145,21 @@ final class ControlFixture {
         // The password check (a millisecond of SHA-512 crypt) answers meanwhile, into a session that has ended.
         _ = f.loop.run(until: { false }, seconds: 0.5)
         #expect(f.stream.codes == [220, 331], "the login's answer and the held commands go nowhere")
+    }
+
+    /// PASV opens a real listener, but no client comes: the transfer fails at the data timeout, on
+    /// the loop's clock, and the session goes on.
+    @Test func aDataConnectionThatNeverComesFailsAtTheDataTimeout() throws {
+        let f = try ControlFixture { $0.dataConnectionTimeout = 30 }
+        try f.write("a.txt", "hello")
+        try f.logIn()
+        f.send("PASV\r\nRETR a.txt\r\nNOOP\r\n")
+        #expect(f.stream.codes == [220, 331, 230, 227, 150], "RETR waits for its data connection; NOOP waits for RETR")
+        f.loop.advance(milliseconds: 29_999)
+        #expect(f.stream.codes.last == 150)
+        f.loop.advance(milliseconds: 1)
+        #expect(Array(f.stream.codes.suffix(2)) == [425, 200], "\(f.stream.written)")
+        #expect(f.stream.written.contains("timed out after 30 seconds"))
     }
 
     @Test func aRefusedClientGets421AndItsSocketClosesAfterIt() throws {
