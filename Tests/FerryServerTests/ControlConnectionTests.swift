@@ -162,6 +162,18 @@ final class ControlFixture {
         #expect(f.stream.written.contains("timed out after 30 seconds"))
     }
 
+    /// ABOR overtakes the commands held behind a transfer (here still waiting for its connection):
+    /// the transfer's 426, ABOR's 226, then the held command; the connect timer is gone with it.
+    @Test func aborOvertakesHeldCommandsAndEndsTheWaitingTransfer() throws {
+        let f = try ControlFixture()
+        try f.write("a.txt", "hello")
+        try f.logIn()
+        let armed = f.loop.armedTimers
+        f.send("PASV\r\nRETR a.txt\r\nSYST\r\nABOR\r\n")
+        #expect(Array(f.stream.codes.suffix(5)) == [227, 150, 426, 226, 215], "\(f.stream.written)")
+        #expect(f.loop.armedTimers == armed, "no connect timeout left behind")
+    }
+
     @Test func aRefusedClientGets421AndItsSocketClosesAfterIt() throws {
         let f = try ControlFixture()
         let refused = ControlConnection(loop: EventLoop(name: "data, unused"), scheduler: f.loop, context: f.context,
