@@ -22,7 +22,14 @@ METRICS = {
     "w7": ("p50Milliseconds", "ms p50", False, "LIST of 10 000 files"),
     "w7m": ("p50Milliseconds", "ms p50", False, "MLSD of 10 000 files"),
     "w8": ("p99Milliseconds", "ms p99", False, "NOOP of idle sessions while 4 LIST 100 000 files and 16 RETR"),
+    "w1c": ("mibPerSecond", "MiB/s", True, "curl: RETR big.bin, one stream"),
+    "w2c": ("mibPerSecond", "MiB/s", True, "curl: parallel RETR of mid.bin, one curl each"),
+    "w3c": ("mibPerSecond", "MiB/s", True, "curl: STOR big.bin, one stream"),
+    "w5c": ("mibPerSecond", "MiB/s", True, "curl: FTPS RETR big.bin, AES-128-GCM"),
+    "w5uc": ("mibPerSecond", "MiB/s", True, "curl: FTPS STOR big.bin, AES-128-GCM"),
 }
+# the workloads whose rows get a server CPU line
+TRANSFERS = ("w1", "w2", "w3", "w5", "w1c", "w2c", "w3c", "w5c", "w5uc")
 
 samples = defaultdict(list)
 cpu = defaultdict(list)
@@ -73,7 +80,7 @@ for workload, concurrency in cases:
             ratio = "%.2f×" % ((medians["ferry"] / best) if higher else (best / medians["ferry"]))
     label = "%s %s ×%d (%s)" % (workload.upper().replace("W6W1", "W6+W1").replace("W7M", "W7"), what, concurrency, unit)
     lines.append("| " + label + " | " + " | ".join(cell(samples[(workload, concurrency, s)], digits) for s in servers) + " | " + ratio + " |")
-    if workload in ("w1", "w2", "w3", "w5"):
+    if workload in TRANSFERS:
         lines.append("| ↳ server CPU s per GiB | " + " | ".join(cell(cpu[(workload, concurrency, s)], 2) for s in servers) + " | |")
     if workload == "w8":
         lines.append("| ↳ p50 ms | " + " | ".join(cell(p50[(workload, concurrency, s)], 1) for s in servers) + " | |")

@@ -14,7 +14,8 @@ struct FTPBench: ParsableCommand {
         QUIT) at each --churn-clients count; w5 w1 over FTPS (AUTH TLS, PROT P, AES-128-GCM); w6 idle logged-in \
         sessions at each --idle count, and w1 again while they are held (w6w1); w7 LIST of many/ (w7m: MLSD); w8 \
         fairness: NOOP latency of 50 sessions (one NOOP each 100 ms) while 4 clients LIST huge/ and 16 RETR mid.bin. \
-        The data folder must be the user's home on the server.
+        With curl as the client (one curl process per stream, /usr/bin/curl): w1c, w2c (at each --parallel count), \
+        w3c, w5c (FTPS RETR) and w5uc (FTPS STOR). The data folder must be the user's home on the server.
         """
     )
 
@@ -62,6 +63,19 @@ struct FTPBench: ParsableCommand {
             case "w5":
                 results.append(Workloads.retrieve(target, path: "big.bin", size: try size("big.bin"), streams: 1, label: "w5",
                                                   tls: try TLSClientContext()))
+            case "w1c":
+                results.append(Workloads.curlRetrieve(target, path: "big.bin", size: try size("big.bin"), streams: 1, tls: false, label: "w1c"))
+            case "w2c":
+                for streams in counts(parallel) {
+                    results.append(Workloads.curlRetrieve(target, path: "mid.bin", size: try size("mid.bin"), streams: streams, tls: false,
+                                                          label: "w2c"))
+                }
+            case "w3c":
+                results.append(Workloads.curlStore(target, source: "\(dataDir)/big.bin", size: try size("big.bin"), tls: false, label: "w3c"))
+            case "w5c":
+                results.append(Workloads.curlRetrieve(target, path: "big.bin", size: try size("big.bin"), streams: 1, tls: true, label: "w5c"))
+            case "w5uc":
+                results.append(Workloads.curlStore(target, source: "\(dataDir)/big.bin", size: try size("big.bin"), tls: true, label: "w5uc"))
             case "w4":
                 for clients in counts(churnClients) {
                     results.append(Workloads.churn(target, path: "small.bin", size: try size("small.bin"), clients: clients,

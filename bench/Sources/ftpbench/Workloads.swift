@@ -275,7 +275,7 @@ enum Workloads {
         return m
     }
 
-    private static func throughput(_ label: String, _ target: Target, _ concurrency: Int, _ seconds: Double, _ counters: Counters,
+    static func throughput(_ label: String, _ target: Target, _ concurrency: Int, _ seconds: Double, _ counters: Counters,
                                    _ cpuBefore: CPUReading?, _ cpuAfter: CPUReading?) -> Measurement {
         var m = Measurement(workload: label, server: target.name, concurrency: concurrency, seconds: seconds, bytes: counters.bytes,
                             errors: counters.errors)
