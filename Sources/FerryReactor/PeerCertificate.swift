@@ -31,7 +31,7 @@ enum PeerCertificate {
         let stack = OpaquePointer(extensions)
         defer { GENERAL_NAMES_free(stack) }
         var names: [String] = []
-        for index in 0..<OPENSSL_sk_num(stack) {
+        for index in 0..<max(0, OPENSSL_sk_num(stack)) {
             guard let name = OPENSSL_sk_value(stack, index)?.assumingMemoryBound(to: GENERAL_NAME.self).pointee else { continue }
             let value: UnsafeMutablePointer<ASN1_STRING>?
             switch name.type {
