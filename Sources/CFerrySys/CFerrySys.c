@@ -107,6 +107,10 @@ unsigned long ferry_crc32(unsigned long crc, const void *bytes, size_t count) {
     return crc;
 }
 
+int ferry_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length) {
+    return accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
 int ferry_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }

@@ -1,3 +1,4 @@
+import CFerrySys
 import Glibc
 
 /// The raw socket calls the server makes outside libevent: listening sockets with the options the
@@ -52,6 +53,24 @@ public enum Sockets {
         return socket
     }
 
+    /// Accept one waiting connection on a listening socket, non-blocking and close-on-exec; nil when
+    /// none is waiting (or it went away before it was taken: ECONNABORTED).
+    public static func accept(_ fd: Int32) throws(SystemError) -> AcceptedConnection? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let fd = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { ferry_accept_nonblocking(fd, $0, &length) }
+        }
+        let result: IOResult<Int32>
+        do {
+            result = try syscall("accept4") { fd }
+        } catch where error.code == ECONNABORTED {
+            return nil
+        }
+        guard case .processed(let connection) = result else { return nil }
+        return AcceptedConnection(socket: Descriptor(taking: connection), peer: SocketAddress(storage: storage))
+    }
+
     /// The error a finished non-blocking connect left (0 when it succeeded).
     public static func pendingError(_ fd: Int32) -> Int32 {
         var value: Int32 = 0
@@ -79,4 +98,13 @@ public enum Sockets {
         var value: Int32 = corked ? 1 : 0
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
     }
+}
+
+/// A connection `Sockets.accept` took, with the address it came from.
+public struct AcceptedConnection: ~Copyable {
+    public var socket: Descriptor
+    public let peer: SocketAddress
+
+    /// The socket, for its new owner.
+    public consuming func takeSocket() -> Descriptor { socket }
 }

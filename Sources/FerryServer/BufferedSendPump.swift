@@ -17,7 +17,7 @@ final class BufferedSendPump: TransferPump {
     static let listingBatchBytes = 64 * 1024
 
     private let source: Source
-    private let loop: EventLoop
+    private let loop: any Scheduler
     private(set) var bytes: UInt64 = 0
     let sends = true
     /// Bytes not yet written are output[start..<end]. Binary reads go straight into `output`; ASCII
@@ -37,7 +37,7 @@ final class BufferedSendPump: TransferPump {
     /// Listing dates are relative to when the transfer began.
     private let now = Int64(time(nil))
 
-    init(_ source: Source, loop: EventLoop) {
+    init(_ source: Source, loop: any Scheduler) {
         self.source = source
         self.loop = loop
         if case .file(let file, let offset, _) = source {

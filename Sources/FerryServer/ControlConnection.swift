@@ -27,10 +27,8 @@ final class ControlConnection {
         case event((ControlConnection) -> Void)
     }
 
-    /// Data connections need the reactor itself; everything else goes through `scheduler` (the same
-    /// loop in the server, an `EmbeddedLoop` in unit tests).
-    private let loop: EventLoop
-    private let scheduler: any Scheduler
+    /// The session's loop: the server's `EventLoop`, an `EmbeddedLoop` in unit tests.
+    private let loop: any Scheduler
     private let context: ServerContext
     let peerAddress: IPAddress
     private var stream: (any ControlStream)?
@@ -59,10 +57,9 @@ final class ControlConnection {
     let tlsSessionContext: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
 
     /// `local` and `peer` are the control connection's addresses; call `attach`, then `start`.
-    init(loop: EventLoop, scheduler: any Scheduler, context: ServerContext, local: SocketAddress, peer: SocketAddress, implicitTLS: Bool,
+    init(loop: any Scheduler, context: ServerContext, local: SocketAddress, peer: SocketAddress, implicitTLS: Bool,
          onEnd: @escaping (ControlConnection) -> Void) {
         self.loop = loop
-        self.scheduler = scheduler
         self.context = context
         peerAddress = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
         self.onEnd = onEnd
@@ -71,19 +68,19 @@ final class ControlConnection {
         self.logger = logger
         session = Session(policy: context.policy, peer: peerAddress, controlIsIPv6: local.isIPv6 && !(IPAddress(local.host)?.isIPv4 ?? false),
                           implicitTLS: implicitTLS, clock: { Int64(time(nil)) })
-        dataChannel = DataChannel(loop: loop, scheduler: scheduler, context: context, local: local, peerAddress: peerAddress,
+        dataChannel = DataChannel(loop: loop, context: context, local: local, peerAddress: peerAddress,
                                   tlsSessionContext: tlsSessionContext, logger: logger)
         transfers = TransferCoordinator(loop: loop, context: context, channel: dataChannel,
                                         recorder: TransferRecorder(context: context, peerAddress: peerAddress), logger: logger) { [weak self] outcome in
             self?.run([.event { $0.transferEnded(outcome) }])
         }
-        login = LoginCoordinator(loop: scheduler, context: context, peerAddress: peerAddress, logger: logger) { [weak self] result in
+        login = LoginCoordinator(loop: loop, context: context, peerAddress: peerAddress, logger: logger) { [weak self] result in
             self?.run([.event { $0.loggedIn(result) }])
         }
-        fileWork = FileWork(loop: scheduler, context: context, peerAddress: peerAddress) { [weak self] call in
+        fileWork = FileWork(loop: loop, context: context, peerAddress: peerAddress) { [weak self] call in
             self?.run([.event { $0.apply(call(&$0.session)) }])
         }
-        idleTimer = scheduler.timer(later { $0.idle() })
+        idleTimer = loop.timer(later { $0.idle() })
         handshaking = implicitTLS && context.tls != nil
     }
 
@@ -124,7 +121,7 @@ final class ControlConnection {
         }
         logger.info("session start")
         armIdleTimer()
-        loginTimer = scheduler.timer(later { connection in
+        loginTimer = loop.timer(later { connection in
             guard connection.session.account == nil else { return }
             connection.logger.info("login timeout")
             connection.apply(connection.session.shutdown("Login timeout: closing control connection."))
@@ -242,7 +239,7 @@ final class ControlConnection {
     /// output drains); the closing line ends it.
     private func sendStatusListing() {
         guard let statusListing, outputHasRoom else { return }
-        statusListing.fetchNext(on: scheduler) { [weak self] lines in self?.run([.event { $0.statusBatch(lines) }]) }
+        statusListing.fetchNext(on: loop) { [weak self] lines in self?.run([.event { $0.statusBatch(lines) }]) }
     }
 
     private func statusBatch(_ lines: String) {

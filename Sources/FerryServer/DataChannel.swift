@@ -12,9 +12,7 @@ struct DataConnection: ~Copyable {
 /// active connect (PORT/EPRT), the accept/connect timeout, the TLS wrap under PROT P, and the
 /// descriptors `DescriptorBudget` lends for it (held from PASV or the connect until the transfer ends).
 final class DataChannel {
-    /// Listeners and connects need the reactor; the connect timeout runs on `scheduler`.
-    private let loop: EventLoop
-    private let scheduler: any Scheduler
+    private let loop: any Scheduler
     private let context: ServerContext
     private let local: SocketAddress
     private let peerAddress: IPAddress
@@ -26,10 +24,9 @@ final class DataChannel {
     private var connectTimer: (any LoopTimer)?
     private var holdsDescriptors = false
 
-    init(loop: EventLoop, scheduler: any Scheduler, context: ServerContext, local: SocketAddress, peerAddress: IPAddress,
+    init(loop: any Scheduler, context: ServerContext, local: SocketAddress, peerAddress: IPAddress,
          tlsSessionContext: [UInt8], logger: Logger) {
         self.loop = loop
-        self.scheduler = scheduler
         self.context = context
         self.local = local
         self.peerAddress = peerAddress
@@ -64,7 +61,7 @@ final class DataChannel {
     func connect(for request: TransferRequest, onConnected: @escaping (consuming DataConnection) -> Void,
                  onFailed: @escaping (TransferOutcome) -> Void) {
         let seconds = context.configuration.dataConnectionTimeout
-        connectTimer = scheduler.timer { [weak self] in
+        connectTimer = loop.timer { [weak self] in
             self?.stopWaiting()
             onFailed(.dataConnectionFailed("timed out after \(seconds) seconds"))
         }

@@ -18,13 +18,17 @@ struct DataTLS {
 /// its handshake done or under way.
 final class PassiveListener {
     let port: UInt16
-    private let loop: EventLoop
+    private let loop: any Scheduler
     private let allocator: PassivePortAllocator
     private let tls: DataTLS?
-    private var listener: Listener?
+    private let expectedPeer: IPAddress
+    private var socket: Descriptor?
+    private var acceptWatcher: (any ReadinessWatcher)?
+    /// After an accept error (EMFILE and the like), accepting waits this long instead of spinning.
+    private var retryTimer: (any LoopTimer)?
     private var accepted: Descriptor?
     private var early: TLSConnection?
-    private var handshakeWatcher: EventWatcher?
+    private var handshakeWatcher: (any ReadinessWatcher)?
     /// Why the early handshake failed; the transfer command then gets 522.
     private var failure: String?
     private var waiter: ((consuming DataConnection) -> Void)?
@@ -33,18 +37,48 @@ final class PassiveListener {
     /// it from under the session that was given it next).
     private var holdsPort = true
 
-    init(loop: EventLoop, local: SocketAddress, expectedPeer: IPAddress, allocator: PassivePortAllocator, tls: DataTLS?) throws(SystemError) {
+    init(loop: any Scheduler, local: SocketAddress, expectedPeer: IPAddress, allocator: PassivePortAllocator, tls: DataTLS?) throws(SystemError) {
         let socket = try allocator.open(on: local)
-        port = SocketAddress.local(of: socket.rawValue)?.port ?? 0
+        let fd = socket.rawValue
+        port = SocketAddress.local(of: fd)?.port ?? 0
         self.loop = loop
         self.allocator = allocator
         self.tls = tls
-        listener = Listener(loop: loop, socket: socket) { [weak self] connection, peer in
-            guard let self, IPAddress(peer.host)?.normalised == expectedPeer, self.accepted == nil, self.failure == nil else { return }
-            self.listener?.close()
-            self.listener = nil
-            self.arrived(connection)
+        self.expectedPeer = expectedPeer
+        self.socket = consume socket
+        acceptWatcher = loop.watch(fd, .read) { [unowned self] _ in self.acceptWaiting() }
+        acceptWatcher?.schedule(timeoutMilliseconds: nil)
+    }
+
+    /// Take the connections waiting: the first from the control connection's peer is the data
+    /// connection and ends listening; any other is closed at once.
+    private func acceptWaiting() {
+        guard let fd = socket?.rawValue else { return }
+        while true {
+            let connection: AcceptedConnection?
+            do {
+                connection = try Sockets.accept(fd)
+            } catch {
+                acceptWatcher?.pause()
+                if retryTimer == nil {
+                    retryTimer = loop.timer { [unowned self] in self.acceptWatcher?.schedule(timeoutMilliseconds: nil) }
+                }
+                retryTimer?.schedule(timeoutMilliseconds: 100)
+                return
+            }
+            guard let connection else { return }
+            guard IPAddress(connection.peer.host)?.normalised == expectedPeer else { continue }
+            stopListening()
+            return arrived(connection.takeSocket())
         }
+    }
+
+    private func stopListening() {
+        acceptWatcher?.cancel()
+        acceptWatcher = nil
+        retryTimer?.cancel()
+        retryTimer = nil
+        socket = nil
     }
 
     private func arrived(_ connection: consuming Descriptor) {
@@ -75,8 +109,8 @@ final class PassiveListener {
         case .failed(let reason): return fail("TLS handshake on the data connection failed: \(reason)")
         }
         handshakeWatcher?.cancel()
-        handshakeWatcher = EventWatcher.descriptor(loop: loop, fd: fd, readiness) { [weak self] _ in self?.handshake() }
-        handshakeWatcher?.schedule()
+        handshakeWatcher = loop.watch(fd, readiness) { [weak self] _ in self?.handshake() }
+        handshakeWatcher?.schedule(timeoutMilliseconds: nil)
     }
 
     private func fail(_ reason: String) {
@@ -117,8 +151,7 @@ final class PassiveListener {
 
     /// Stop listening and close a connection nobody took. Idempotent.
     func close() {
-        listener?.close()
-        listener = nil
+        stopListening()
         handshakeWatcher?.cancel()
         handshakeWatcher = nil
         waiter = nil
@@ -136,18 +169,18 @@ final class PassiveListener {
 /// local address, reported once when it completes or fails.
 final class ActiveConnector {
     private var socket: Descriptor?
-    private var watcher: EventWatcher?
+    private var watcher: (any ReadinessWatcher)?
     private var onConnected: ((consuming Descriptor) -> Void)?
     private var onFailed: ((SystemError) -> Void)?
 
-    init(loop: EventLoop, to remote: SocketAddress, from local: SocketAddress, onConnected: @escaping (consuming Descriptor) -> Void,
+    init(loop: any Scheduler, to remote: SocketAddress, from local: SocketAddress, onConnected: @escaping (consuming Descriptor) -> Void,
          onFailed: @escaping (SystemError) -> Void) throws(SystemError) {
         let socket = try Sockets.connect(to: remote, from: local)
         let fd = socket.rawValue
         self.socket = consume socket
         self.onConnected = onConnected
         self.onFailed = onFailed
-        watcher = EventWatcher.descriptor(loop: loop, fd: fd, .write) { [weak self] _ in
+        watcher = loop.watch(fd, .write) { [weak self] _ in
             guard let self, let socket = self.socket.take() else { return }
             let error = Sockets.pendingError(fd)
             let (connected, failed) = (self.onConnected, self.onFailed)
@@ -158,7 +191,7 @@ final class ActiveConnector {
                 connected(socket)
             }
         }
-        watcher?.schedule()
+        watcher?.schedule(timeoutMilliseconds: nil)
     }
 
     /// Give up (timeout, ABOR, session end) without reporting. Idempotent.

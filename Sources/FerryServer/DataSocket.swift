@@ -32,7 +32,7 @@ final class DataSocket {
     }
 
     private var descriptor: Descriptor?
-    private let loop: EventLoop
+    private let loop: any Scheduler
     private let tls: TLSConnection?
     private let policy: DataTLSPolicy
     /// Each turn moves at most what every bucket holds.
@@ -40,9 +40,9 @@ final class DataSocket {
     /// Downloads and listings send; uploads receive.
     private let sends: Bool
     private var handshaking: Bool
-    private var watcher: EventWatcher?
+    private var watcher: (any ReadinessWatcher)?
     private var interest: EventWatcher.Readiness = []
-    private var resumeTimer: EventWatcher?
+    private var resumeTimer: (any LoopTimer)?
     /// OpenSSL wants a write it could not finish retried with at least the length first given.
     private var tlsRetryLength: Int?
     private let clock: MonotonicClock
@@ -51,7 +51,7 @@ final class DataSocket {
     var onReady: (() -> Void)?
 
     /// With `tls`, the connection is a TLS server endpoint held to `policy`; its handshake comes first.
-    init(_ descriptor: consuming Descriptor, loop: EventLoop, clock: MonotonicClock, tls: TLSConnection?, policy: DataTLSPolicy, caps: [TokenBucket], sends: Bool) {
+    init(_ descriptor: consuming Descriptor, loop: any Scheduler, clock: MonotonicClock, tls: TLSConnection?, policy: DataTLSPolicy, caps: [TokenBucket], sends: Bool) {
         self.descriptor = consume descriptor
         self.loop = loop
         self.clock = clock
@@ -129,8 +129,8 @@ final class DataSocket {
         guard descriptor != nil, readiness != interest || watcher == nil else { return }
         watcher?.cancel()
         interest = readiness
-        watcher = EventWatcher.descriptor(loop: loop, fd: rawValue, readiness) { [unowned self] _ in self.onReady?() }
-        watcher?.schedule()
+        watcher = loop.watch(rawValue, readiness) { [unowned self] _ in self.onReady?() }
+        watcher?.schedule(timeoutMilliseconds: nil)
     }
 
     /// Stop watching until `resume` (a listing batch is being read off the loop).
@@ -140,7 +140,7 @@ final class DataSocket {
 
     func resume() {
         guard descriptor != nil else { return }
-        watcher?.schedule()
+        watcher?.schedule(timeoutMilliseconds: nil)
         onReady?()
     }
 
@@ -154,7 +154,7 @@ final class DataSocket {
         guard allowed <= 0 else { return min(wanted, allowed) }
         watcher?.pause()
         if resumeTimer == nil {
-            resumeTimer = EventWatcher.timer(loop: loop) { [unowned self] in self.resume() }
+            resumeTimer = loop.timer { [unowned self] in self.resume() }
         }
         resumeTimer?.schedule(timeoutMilliseconds: caps.map { $0.millisecondsUntilReady() }.max() ?? 1)
         return 0

@@ -7,12 +7,12 @@ final class DataTransfer {
     private let socket: DataSocket
     private let pump: any TransferPump
     private let stallSeconds: Int
-    private var stallTimer: EventWatcher?
+    private var stallTimer: (any LoopTimer)?
     private var onFinish: ((TransferOutcome) -> Void)?
 
     /// With `tls`, the data connection is a TLS server endpoint held to `tlsPolicy`. Uploads obey
     /// `maxFileSize` and `quota`; `caps` bound the rate either way.
-    init(kind: TransferKind, socket descriptor: consuming Descriptor, loop: EventLoop, clock: MonotonicClock, stallSeconds: Int, tls: TLSConnection?,
+    init(kind: TransferKind, socket descriptor: consuming Descriptor, loop: any Scheduler, clock: MonotonicClock, stallSeconds: Int, tls: TLSConnection?,
          tlsPolicy: DataTLSPolicy, caps: [TokenBucket], maxFileSize: UInt64?, quota: DiskQuota?,
          onFinish: @escaping (TransferOutcome) -> Void) {
         switch kind {
@@ -31,7 +31,7 @@ final class DataTransfer {
         self.stallSeconds = stallSeconds
         self.onFinish = onFinish
         socket.onReady = { [unowned self] in self.ready() }
-        stallTimer = EventWatcher.timer(loop: loop, repeating: true) { [unowned self] in self.checkStall() }
+        stallTimer = loop.timer { [unowned self] in self.checkStall() }
     }
 
     /// The data connection resumed the control connection's TLS session.
@@ -61,8 +61,9 @@ final class DataTransfer {
         }
     }
 
+    /// Each second: end the transfer if nothing moved for `stallSeconds`, or look again in a second.
     private func checkStall() {
-        guard socket.secondsSinceProgress >= stallSeconds else { return }
+        guard socket.secondsSinceProgress >= stallSeconds else { return stallTimer?.schedule(timeoutMilliseconds: 1000) ?? () }
         socket.resetOnClose()
         let what = socket.isHandshaking ? "TLS handshake" : "transfer"
         finish(.connectionLost(bytes: pump.bytes, reason: "\(what) made no progress for \(stallSeconds) seconds"))

@@ -103,7 +103,7 @@ public final class EventHooks: Sendable {
             return logger.error("event hook not started", metadata: metadata)
         }
         let output = Descriptor(taking: pipe[0])
-        var writeEnd: Descriptor? = Descriptor(taking: pipe[1])
+        let writeEnd = Descriptor(taking: pipe[1])
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -115,7 +115,7 @@ public final class EventHooks: Sendable {
         let spawned = withCStrings(arguments) { argv in
             withCStrings(facts.environment) { envp in posix_spawn(&pid, command, &actions, nil, argv, envp) }
         }
-        writeEnd = nil
+        writeEnd.close()
         guard spawned == 0 else {
             metadata["error"] = "\(String(cString: strerror(spawned)))"
             return logger.error("event hook not started", metadata: metadata)

@@ -129,7 +129,7 @@ public final class FerryServer {
             if refusal != nil { context.descriptors.release(DescriptorBudget.perSession) }
         }
         let local = SocketAddress.local(of: socket.rawValue) ?? peer
-        let connection = ControlConnection(loop: loop.0, scheduler: loop.0, context: context, local: local, peer: peer,
+        let connection = ControlConnection(loop: loop.0, context: context, local: local, peer: peer,
                                            implicitTLS: implicitTLS) { [unowned state] connection in
             state.sessions[ObjectIdentifier(connection)] = nil
             balancer.release(loop.index)

@@ -13,25 +13,25 @@ import Synchronization
 /// 0.34-0.40 -> 0.19-0.23 CPU s/GiB. With many streams the CPU is the limit and full segments save
 /// it, so they stay corked: 64 parallel curl downloads and ftpbench W2 x64 level with the corked build.
 final class SendfilePump: TransferPump {
-    /// Plain downloads under way in the process.
-    private static let running = Atomic(0)
+    private let running: DownloadCount
     private let file: OpenedFile
     private var offset: UInt64
     private var end: UInt64
     private(set) var bytes: UInt64 = 0
     let sends = true
 
-    init(file: OpenedFile, offset: UInt64) {
+    init(file: OpenedFile, offset: UInt64, running: DownloadCount = .process) {
         self.file = file
         self.offset = offset
+        self.running = running
         end = file.size
-        SendfilePump.running.add(1, ordering: .relaxed)
+        running.value.add(1, ordering: .relaxed)
     }
 
-    deinit { SendfilePump.running.subtract(1, ordering: .relaxed) }
+    deinit { running.value.subtract(1, ordering: .relaxed) }
 
     func pump(_ socket: DataSocket) -> PumpStep {
-        socket.corked = SendfilePump.running.load(ordering: .relaxed) > 1
+        socket.corked = running.value.load(ordering: .relaxed) > 1
         var budget = TransferSlice.bytes
         while budget > 0 && offset < end {
             let want = socket.allowance(Int(min(UInt64(budget), end - offset)))
@@ -61,4 +61,11 @@ final class SendfilePump: TransferPump {
         file.descriptor.close()
         return outcome
     }
+}
+
+/// Plain downloads under way, counted by their `SendfilePump`s: the process has one count; a unit
+/// test that checks the cork has its own, apart from the transfers other tests run meanwhile.
+final class DownloadCount: Sendable {
+    static let process = DownloadCount()
+    fileprivate let value = Atomic(0)
 }

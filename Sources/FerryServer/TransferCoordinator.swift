@@ -7,7 +7,7 @@ import Logging
 /// and the transfer recorded (`TransferRecorder`). Every end is reported once through `onEnded`;
 /// the owner hands it back to `settle` as a step of its own, never from inside the transfer.
 final class TransferCoordinator {
-    private let loop: EventLoop
+    private let loop: any Scheduler
     private let context: ServerContext
     private let channel: DataChannel
     private let recorder: TransferRecorder
@@ -19,7 +19,7 @@ final class TransferCoordinator {
     var grant: LoginGrant?
     var logger: Logger
 
-    init(loop: EventLoop, context: ServerContext, channel: DataChannel, recorder: TransferRecorder, logger: Logger,
+    init(loop: any Scheduler, context: ServerContext, channel: DataChannel, recorder: TransferRecorder, logger: Logger,
          onEnded: @escaping (TransferOutcome) -> Void) {
         self.loop = loop
         self.context = context

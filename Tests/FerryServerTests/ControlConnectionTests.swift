@@ -56,7 +56,7 @@ final class ControlFixture {
         context = try ServerContext(configuration: configuration, descriptorBudget: 1000,
                                     logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, previous: nil)
         var end: (ControlConnection) -> Void = { _ in }
-        connection = ControlConnection(loop: EventLoop(name: "data, unused"), scheduler: loop, context: context,
+        connection = ControlConnection(loop: loop, context: context,
                                        local: SocketAddress(host: "127.0.0.1", port: 21)!, peer: SocketAddress(host: "127.0.0.1", port: 40000)!,
                                        implicitTLS: false) { end($0) }
         end = { [unowned self] _ in self.ended = true }
@@ -71,6 +71,26 @@ final class ControlFixture {
     /// A file in alice's home.
     func write(_ name: String, _ text: String) throws {
         try Data(text.utf8).write(to: folder.appendingPathComponent("home").appendingPathComponent(name))
+    }
+
+    /// A file in alice's home, as it is now.
+    func read(_ name: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: folder.appendingPathComponent("home").appendingPathComponent(name)))
+    }
+
+    /// Send PASV and connect to the port its 227 names, from `source`; the client's end.
+    func openPassive(from source: String = "127.0.0.1") throws -> ClientEnd {
+        send("PASV\r\n")
+        return try connectPassive(from: source)
+    }
+
+    /// Connect (again) to the port the last 227 named.
+    func connectPassive(from source: String = "127.0.0.1") throws -> ClientEnd {
+        let line = try #require(stream.written.split(separator: "\r\n").last { $0.hasPrefix("227 ") })
+        let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        let port = try #require(UInt16(exactly: numbers[numbers.count - 2] * 256 + numbers[numbers.count - 1]))
+        let socket = try Sockets.connect(to: try #require(SocketAddress(host: "127.0.0.1", port: port)), from: SocketAddress(host: source, port: 0))
+        return ClientEnd(socket.release())
     }
 
     /// Log alice in and wait (on the worker's answer) for the 230.
@@ -174,9 +194,85 @@ final class ControlFixture {
         #expect(f.loop.armedTimers == armed, "no connect timeout left behind")
     }
 
+    /// A whole passive download and upload through the connection, its data socket real.
+    @Test func aPassiveDownloadAndUploadRunThroughTheConnection() throws {
+        let f = try ControlFixture()
+        try f.write("a.txt", "hello, world")
+        try f.logIn()
+        let download = try f.openPassive()
+        defer { close(download.fd) }
+        f.send("RETR a.txt\r\n")
+        #expect(f.loop.run { download.drain(); return download.sawEnd && f.stream.codes.last == 226 }, "\(f.stream.written)")
+        #expect(String(decoding: download.received, as: UTF8.self) == "hello, world")
+        let upload = try f.openPassive()
+        defer { close(upload.fd) }
+        f.send("STOR b.bin\r\n")
+        let data = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        #expect(upload.send(data, loop: f.loop))
+        shutdown(upload.fd, Int32(SHUT_WR))
+        #expect(f.loop.run { f.stream.codes.last == 226 }, "\(f.stream.written)")
+        #expect(try f.read("b.bin") == data)
+        #expect(Array(f.stream.codes.suffix(6)) == [227, 150, 226, 227, 150, 226])
+    }
+
+    /// The passive port takes only the control connection's peer: a connection from another
+    /// address is closed and the listener waits on for the right one.
+    @Test func aPassivePortRefusesAnotherAddressAndWaitsForThePeer() throws {
+        let f = try ControlFixture()
+        try f.write("a.txt", "mine")
+        try f.logIn()
+        let stranger = try f.openPassive(from: "127.0.0.2")
+        defer { close(stranger.fd) }
+        #expect(f.loop.run { stranger.drain(); return stranger.sawEnd || stranger.readError != nil })
+        #expect(stranger.received.isEmpty)
+        let peer = try f.connectPassive()
+        defer { close(peer.fd) }
+        f.send("RETR a.txt\r\n")
+        #expect(f.loop.run { peer.drain(); return peer.sawEnd && f.stream.codes.last == 226 }, "\(f.stream.written)")
+        #expect(String(decoding: peer.received, as: UTF8.self) == "mine")
+    }
+
+    /// PORT: the server connects out to the client's listener; a port nobody listens on is a 425.
+    @Test func anActiveDownloadConnectsOutAndARefusedConnectIs425() throws {
+        let f = try ControlFixture()
+        try f.write("a.txt", "active")
+        try f.logIn()
+        let listener = try Sockets.listen(on: try #require(SocketAddress(host: "127.0.0.1", port: 0)), reusePort: false, backlog: 1)
+        let port = try #require(SocketAddress.local(of: listener.rawValue)).port
+        f.send("PORT 127,0,0,1,\(port >> 8),\(port & 255)\r\nRETR a.txt\r\n")
+        var accepted: ClientEnd?
+        #expect(f.loop.run {
+            if accepted == nil, let connection = try? Sockets.accept(listener.rawValue) { accepted = ClientEnd(connection.takeSocket().release()) }
+            accepted?.drain()
+            return accepted?.sawEnd == true && f.stream.codes.last == 226
+        }, "\(f.stream.written)")
+        defer { if let accepted { close(accepted.fd) } }
+        #expect(String(decoding: accepted?.received ?? [], as: UTF8.self) == "active")
+        listener.close()
+        f.send("PORT 127,0,0,1,\(port >> 8),\(port & 255)\r\nRETR a.txt\r\n")
+        #expect(f.loop.run { f.stream.codes.last == 425 }, "\(f.stream.written)")
+        #expect(f.stream.written.contains("Connection refused"))
+    }
+
+    /// ABOR during a download: the transfer's 426 then ABOR's 226, the data connection reset, and
+    /// the session goes on.
+    @Test func aborMidDownloadResetsTheDataConnection() throws {
+        let f = try ControlFixture()
+        try f.write("big.bin", String(repeating: "x", count: 32 << 20))
+        try f.logIn()
+        let client = try f.openPassive()
+        defer { close(client.fd) }
+        f.send("RETR big.bin\r\n")
+        #expect(f.loop.run { client.drain(); return client.received.count > 1 << 20 })
+        f.send("ABOR\r\nNOOP\r\n")
+        #expect(Array(f.stream.codes.suffix(4)) == [150, 426, 226, 200], "\(f.stream.written)")
+        #expect(f.loop.run { client.drain(); return client.readError != nil || client.sawEnd })
+        #expect(client.readError == ECONNRESET && client.received.count < 32 << 20)
+    }
+
     @Test func aRefusedClientGets421AndItsSocketClosesAfterIt() throws {
         let f = try ControlFixture()
-        let refused = ControlConnection(loop: EventLoop(name: "data, unused"), scheduler: f.loop, context: f.context,
+        let refused = ControlConnection(loop: f.loop, context: f.context,
                                         local: SocketAddress(host: "127.0.0.1", port: 21)!, peer: SocketAddress(host: "127.0.0.1", port: 40001)!,
                                         implicitTLS: false) { _ in }
         let stream = ScriptedStream()

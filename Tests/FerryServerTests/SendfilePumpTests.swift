@@ -5,7 +5,7 @@ import Glibc
 import Testing
 
 /// The sendfile pump's cork: off while it is the only plain download in the process, on beside
-/// others (see `SendfilePump`). No other unit test makes a SendfilePump, so the count is this test's.
+/// others (see `SendfilePump`), counted apart from the downloads other tests run meanwhile.
 @Suite struct SendfilePumpTests {
     private func corkOption(_ fd: Int32) -> Int32 {
         var value: Int32 = -1
@@ -21,14 +21,15 @@ import Testing
     @Test func aLoneDownloadIsUncorkedAndOneBesideOthersIsCorked() throws {
         let listener = try Sockets.listen(on: try #require(SocketAddress(host: "127.0.0.1", port: 0)), reusePort: false, backlog: 4)
         let address = try #require(SocketAddress.local(of: listener.rawValue))
-        let socket = DataSocket(try Sockets.connect(to: address, from: nil), loop: EventLoop(name: "unused"), clock: .system, tls: nil,
+        let socket = DataSocket(try Sockets.connect(to: address, from: nil), loop: EmbeddedLoop(), clock: .system, tls: nil,
                                 policy: DataTLSPolicy(requireResumption: false, requireCloseNotify: false), caps: [], sends: true)
         socket.corked = true
         #expect(corkOption(socket.rawValue) == 1)
-        let alone = SendfilePump(file: emptyFile(), offset: 0)
+        let downloads = DownloadCount()
+        let alone = SendfilePump(file: emptyFile(), offset: 0, running: downloads)
         _ = alone.pump(socket)
         #expect(corkOption(socket.rawValue) == 0, "the only download goes uncorked")
-        var other: SendfilePump? = SendfilePump(file: emptyFile(), offset: 0)
+        var other: SendfilePump? = SendfilePump(file: emptyFile(), offset: 0, running: downloads)
         _ = alone.pump(socket)
         #expect(corkOption(socket.rawValue) == 1, "beside another download, full segments save CPU")
         other = nil

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/socket.h>
 
 /* Flags for ferry_openat2, re-exported because Swift does not see them. */
 extern const int ferry_O_PATH;
@@ -35,6 +36,10 @@ int ferry_crypt_verify(const char *password, const char *hash);
 /* Hash `password` into `out` with `setting` (a hash prefix such as "$6$salt"), or, when `setting`
    is NULL, with a fresh salt of libxcrypt's default (strongest) method. Returns 0 or -1. */
 int ferry_crypt_hash(const char *password, const char *setting, char *out, size_t out_size);
+
+/* accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC): a connection no spawned process
+   inherits, ready for the loop. The fd, or -1 with errno. */
+int ferry_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
 
 /* pipe2(fds, O_CLOEXEC): a pipe no other spawned process inherits. 0, or -1 with errno. */
 int ferry_pipe_cloexec(int fds[2]);
