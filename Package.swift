@@ -55,7 +55,7 @@ let package = Package(
             path: "bench/Sources/ftpbench"
         ),
         .testTarget(name: "FTPCoreTests", dependencies: ["FTPCore"]),
-        .testTarget(name: "FerryReactorTests", dependencies: ["FerryReactor"]),
+        .testTarget(name: "FerryReactorTests", dependencies: ["FerryReactor", "COpenSSL"]),
         .testTarget(name: "FerryServerTests", dependencies: ["FerryServer"]),
         .testTarget(name: "FerryIntegrationTests", dependencies: ["FTPCore"]),
     ]

@@ -36,7 +36,6 @@ final class ControlConnection {
     private var pending = PendingCommands()
     private let runner = StepRunner<Step>()
     private var idleTimer: (any LoopTimer)?
-    private var loginTimer: (any LoopTimer)?
     private var login: LoginCoordinator!
     private let dataChannel: DataChannel
     private var transfers: TransferCoordinator!
@@ -48,13 +47,8 @@ final class ControlConnection {
     private var onEnd: ((ControlConnection) -> Void)?
     /// The control connection is gone but an upload is still draining.
     private var endAfterTransfer = false
-    /// A TLS handshake on the control connection is under way (a failure then counts as one).
-    private(set) var handshaking = false
     private(set) var ended = false
-
-    /// Binds this session's TLS sessions to it: a data connection can resume only these (see
-    /// `TLSContext.makeSSL`), so a client behind the same NAT cannot take over a passive port.
-    let tlsSessionContext: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
+    let tls: ControlTLS
 
     /// `local` and `peer` are the control connection's addresses; call `attach`, then `start`.
     init(loop: any Scheduler, context: ServerContext, local: SocketAddress, peer: SocketAddress, implicitTLS: Bool,
@@ -63,13 +57,14 @@ final class ControlConnection {
         self.context = context
         peerAddress = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
         self.onEnd = onEnd
+        tls = ControlTLS(context: context, implicit: implicitTLS)
         var logger = context.logger
         logger[metadataKey: "client"] = "\(peer)"
         self.logger = logger
         session = Session(policy: context.policy, peer: peerAddress, controlIsIPv6: local.isIPv6 && !(IPAddress(local.host)?.isIPv4 ?? false),
                           implicitTLS: implicitTLS, clock: { Int64(time(nil)) })
         dataChannel = DataChannel(loop: loop, context: context, local: local, peerAddress: peerAddress,
-                                  tlsSessionContext: tlsSessionContext, logger: logger)
+                                  tlsSessionContext: tls.sessionContext, logger: logger)
         transfers = TransferCoordinator(loop: loop, context: context, channel: dataChannel,
                                         recorder: TransferRecorder(context: context, peerAddress: peerAddress), logger: logger) { [weak self] outcome in
             self?.run([.event { $0.transferEnded(outcome) }])
@@ -81,7 +76,6 @@ final class ControlConnection {
             self?.run([.event { $0.apply(call(&$0.session)) }])
         }
         idleTimer = loop.timer(later { $0.idle() })
-        handshaking = implicitTLS && context.tls != nil
     }
 
     /// The stream the session reads and writes; an implicit-TLS stream starts with its handshake.
@@ -121,12 +115,7 @@ final class ControlConnection {
         }
         logger.info("session start")
         armIdleTimer()
-        loginTimer = loop.timer(later { connection in
-            guard connection.session.account == nil else { return }
-            connection.logger.info("login timeout")
-            connection.apply(connection.session.shutdown("Login timeout: closing control connection."))
-        })
-        loginTimer?.schedule(timeoutMilliseconds: context.configuration.loginTimeout * 1000)
+        login.startTimeout(seconds: context.configuration.loginTimeout)
         apply(session.greeting())
     }
 
@@ -194,7 +183,10 @@ final class ControlConnection {
         case .abortTransfer: transfers.abort()
         case .computeHash(let request): fileWork.computeHash(request)
         case .fileChanged(let change): grant.map { fileWork.fileChanged(change, grant: $0) }
-        case .upgradeToTLS: upgradeToTLS()
+        case .upgradeToTLS:
+            // Whatever the client sent after AUTH TLS is dropped.
+            pending.discardAll()
+            stream.map(tls.upgrade)
         case .close: end()
         }
     }
@@ -223,13 +215,14 @@ final class ControlConnection {
             transfers.grant = grant
             logger[metadataKey: "user"] = "\(grant.account.name)"
             transfers.logger = logger
-            loginTimer?.cancel()
-            loginTimer = nil
             apply(session.loginSucceeded(grant.account, fileSystem: grant.fileSystem))
         case .failed: apply(session.loginFailed())
         case .passwordRequired: apply(session.passwordRequired())
         case .refused(let reason): apply(session.shutdown(reason))
         case .homeUnavailable: apply(session.loginUnavailable("home folder is not available"))
+        case .timedOut:
+            logger.info("login timeout")
+            apply(session.shutdown("Login timeout: closing control connection."))
         }
     }
 
@@ -254,27 +247,9 @@ final class ControlConnection {
         sendStatusListing()
     }
 
-    // MARK: TLS on the control connection
-
-    /// AUTH TLS: whatever the client sent after the command is dropped, then the handshake starts
-    /// once the 234 is out.
-    private func upgradeToTLS() {
-        guard let tls = context.tls else { return }
-        pending.discardAll()
-        stream?.startTLS(tls, sessionContext: tlsSessionContext)
-        handshaking = true
-    }
-
     private func secured() {
-        handshaking = false
-        context.metrics.tlsHandshake(succeeded: true)
-        let names = stream?.peerCertificateNames ?? []
-        session.clientCertificateNames = names
-        if names.isEmpty {
-            logger.info("control connection secured with TLS")
-        } else {
-            logger.info("control connection secured with TLS", metadata: ["clientCertificate": "\(names.joined(separator: ", "))"])
-        }
+        guard let stream else { return }
+        session.clientCertificateNames = tls.secured(stream, logger: logger)
     }
 
     // MARK: transfers
@@ -294,7 +269,7 @@ final class ControlConnection {
 
     private func peerClosed(_ reason: String?) {
         stream = nil
-        if handshaking { context.metrics.tlsHandshake(succeeded: false) }
+        tls.closed()
         if let reason { logger.info("control connection lost", metadata: ["reason": "\(reason)"]) }
         // An upload already under way keeps what the client sent: let it run to its end of data
         // (bounded by the stall timeout), then end the session.
@@ -315,7 +290,6 @@ final class ControlConnection {
         login.end()
         statusListing = nil
         idleTimer?.cancel()
-        loginTimer?.cancel()
         logger.info("session end")
         let onEnd = self.onEnd
         self.onEnd = nil

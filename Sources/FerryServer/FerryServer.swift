@@ -139,8 +139,7 @@ public final class FerryServer {
             }
         }
         _ = ferry_set_oobinline(socket.rawValue)
-        let tls = connection.handshaking ? context.tls.map { ($0, sessionContext: connection.tlsSessionContext) } : nil
-        connection.attach(Stream(loop: loop.0, socket: socket, tls: tls, handshakeTimeoutMilliseconds: context.configuration.dataConnectionTimeout * 1000,
+        connection.attach(Stream(loop: loop.0, socket: socket, tls: connection.tls.initial, handshakeTimeoutMilliseconds: context.configuration.dataConnectionTimeout * 1000,
                                  onRead: { [weak connection] in connection?.received($0) },
                                  onClose: { [weak connection] in connection?.streamClosed($0) },
                                  onSecured: { [weak connection] in connection?.streamSecured() }))

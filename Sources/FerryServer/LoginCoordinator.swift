@@ -35,6 +35,8 @@ final class LoginCoordinator {
         case refused(String)
         /// The password matched but the home cannot be opened.
         case homeUnavailable
+        /// No login within the login timeout.
+        case timedOut
     }
 
     private let loop: any Scheduler
@@ -43,6 +45,7 @@ final class LoginCoordinator {
     private let logger: Logger
     private let report: (Result) -> Void
     private var delayTimer: (any LoopTimer)?
+    private var timeoutTimer: (any LoopTimer)?
     /// The user counted in `context.users`.
     private var registeredUser: String?
     private var ended = false
@@ -53,6 +56,12 @@ final class LoginCoordinator {
         self.peerAddress = peerAddress
         self.logger = logger
         self.report = report
+    }
+
+    /// Report `.timedOut` unless a login succeeds within `seconds`.
+    func startTimeout(seconds: Int) {
+        timeoutTimer = loop.timer { [weak self] in self?.report(.timedOut) }
+        timeoutTimer?.schedule(timeoutMilliseconds: seconds * 1000)
     }
 
     /// USER/PASS. `failureDelayMilliseconds` holds back a rejection: growing delays make password
@@ -87,6 +96,7 @@ final class LoginCoordinator {
         ended = true
         delayTimer?.cancel()
         delayTimer = nil
+        timeoutTimer?.cancel()
         if let registeredUser { context.users.leave(registeredUser) }
         registeredUser = nil
     }
@@ -143,6 +153,7 @@ final class LoginCoordinator {
             logger.info("login ok", metadata: ["user": "\(account.name)", "home": "\(home)", "readOnly": "\(account.readOnly)"])
             context.metrics.login(succeeded: true)
             context.hooks.fire(EventHooks.Facts(event: .login, user: account.name, client: peerAddress.description, path: home, virtualPath: "/"))
+            timeoutTimer?.cancel()
             report(.loggedIn(LoginGrant(
                 account: account, home: home, fileSystem: fileSystem, maxFileSize: limits.maxFileSize, quota: admission.quota,
                 downloadCaps: [configuration.downloadRate.map { TokenBucket(bytesPerSecond: $0, clock: context.clock) }, admission.download].compactMap { $0 },

@@ -1,3 +1,4 @@
+import COpenSSL
 import FerryReactor
 import Foundation
 import Glibc
@@ -110,7 +111,8 @@ import Testing
         #expect(elapsed >= 0.15 && elapsed < 3, "\(elapsed) s")
     }
 
-    @Test func aTLSHandshakeThatNeverStartsTimesOut() throws {
+    /// A throwaway self-signed server context.
+    private func makeTLSContext() throws -> TLSContext {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-reactor-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -123,8 +125,69 @@ import Testing
         try openssl.run()
         openssl.waitUntilExit()
         try #require(openssl.terminationStatus == 0)
-        let context = try TLSContext(certificateFile: folder.appendingPathComponent("cert.pem").path,
-                                     keyFile: folder.appendingPathComponent("key.pem").path)
+        return try TLSContext(certificateFile: folder.appendingPathComponent("cert.pem").path,
+                              keyFile: folder.appendingPathComponent("key.pem").path)
+    }
+
+    /// AUTH TLS as a control connection does it: a plaintext reply, then the same stream turns into
+    /// a TLS server; the peer (an OpenSSL client on its own thread, blocking) handshakes over the
+    /// socketpair and both directions then carry plaintext through TLS.
+    @Test func aPlainStreamUpgradesToTLSAfterItsReply() throws {
+        let context = try makeTLSContext()
+        let loop = EventLoop(name: "upgrade")
+        let (local, peer) = try socketPair()
+        defer { close(peer) }
+        _ = fcntl(peer, F_SETFL, fcntl(peer, F_GETFL) & ~O_NONBLOCK)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var stream: FerryReactor.Stream?
+        let peerSaw = LockedText()
+        run(loop) { stop in
+            stream = FerryReactor.Stream(loop: loop, socket: Descriptor(taking: local), onRead: { bytes in
+                received += bytes
+                if received == Array("AUTH TLS\r\n".utf8) {
+                    stream?.write("234 go ahead\r\n")
+                    stream?.startTLS(context, sessionContext: [1, 2, 3])
+                } else if received == Array("AUTH TLS\r\nhello".utf8) {
+                    stream?.write("world")
+                }
+            }, onClose: { _ in })
+            // Called back on the loop's thread only.
+            nonisolated(unsafe) let stopOnLoop = stop
+            Thread.detachNewThread {
+                peerSaw.value = Self.tlsClient(on: peer)
+                loop.execute { stopOnLoop() }
+            }
+        }
+        #expect(peerSaw.value == "234 go ahead\r\n|world")
+        #expect(String(decoding: received, as: UTF8.self) == "AUTH TLS\r\nhello")
+        #expect(stream?.peerCertificateNames == nil, "TLS without a client certificate")
+    }
+
+    /// The client side of `aPlainStreamUpgradesToTLSAfterItsReply`: what it read in plaintext, then
+    /// through TLS.
+    private static func tlsClient(on fd: Int32) -> String {
+        _ = "AUTH TLS\r\n".withCString { write(fd, $0, 10) }
+        var reply = [UInt8](repeating: 0, count: 64)
+        let n = read(fd, &reply, reply.count)
+        guard n > 0 else { return "no reply" }
+        guard let clientContext = SSL_CTX_new(TLS_client_method()), let ssl = SSL_new(clientContext) else { return "no client" }
+        defer {
+            SSL_free(ssl)
+            SSL_CTX_free(clientContext)
+        }
+        SSL_set_fd(ssl, fd)
+        guard SSL_connect(ssl) == 1 else { return "handshake failed" }
+        _ = "hello".withCString { SSL_write(ssl, $0, 5) }
+        var answer = [UInt8](repeating: 0, count: 16)
+        let m = SSL_read(ssl, &answer, Int32(answer.count))
+        guard m > 0 else { return "no answer" }
+        return String(decoding: reply[0..<n], as: UTF8.self) + "|" + String(decoding: answer[0..<Int(m)], as: UTF8.self)
+    }
+
+    @Test func aTLSHandshakeThatNeverStartsTimesOut() throws {
+        let context = try makeTLSContext()
         let loop = EventLoop(name: "tls")
         let (local, peer) = try socketPair()
         defer { close(peer) }
@@ -156,5 +219,15 @@ import Testing
         #expect(peerHost == "127.0.0.1")
         listener.close()
         client.close()
+    }
+}
+
+/// Text one thread writes and another reads after it is done.
+final class LockedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+    var value: String {
+        get { lock.withLock { text } }
+        set { lock.withLock { text = newValue } }
     }
 }

@@ -104,7 +104,7 @@ final class TransferFixture {
 
     /// Start `kind` on a fresh loopback connection; the test plays the client on `client`.
     func start(_ kind: TransferKind, stallSeconds: Int = 30, caps: [TokenBucket] = [], maxFileSize: UInt64? = nil) throws {
-        var pair = try LoopbackPair()
+        let pair = try LoopbackPair()
         client = ClientEnd(pair.client.release())
         transfer = DataTransfer(kind: kind, socket: pair.server, loop: loop, clock: loop.clock, stallSeconds: stallSeconds, tls: nil,
                                 tlsPolicy: plain, caps: caps, maxFileSize: maxFileSize, quota: nil) { [unowned self] in self.outcome = $0 }
