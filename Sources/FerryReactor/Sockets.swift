@@ -58,12 +58,13 @@ public enum Sockets {
     public static func accept(_ fd: Int32) throws(SystemError) -> AcceptedConnection? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let fd = withUnsafeMutablePointer(to: &storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { ferry_accept_nonblocking(fd, $0, &length) }
-        }
         let result: IOResult<Int32>
         do {
-            result = try syscall("accept4") { fd }
+            result = try syscall("accept4") {
+                withUnsafeMutablePointer(to: &storage) { pointer in
+                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { ferry_accept_nonblocking(fd, $0, &length) }
+                }
+            }
         } catch where error.code == ECONNABORTED {
             return nil
         }
