@@ -8,35 +8,6 @@ import Synchronization
 /// different addresses. An ADDRESS may be a host name (dynamic DNS): `PassiveAddressResolver` looks it
 /// up off the loops. EPSV carries no address and is unaffected.
 public struct PassiveAddressRules: Sendable, Equatable {
-    /// An IPv4 or IPv6 network, `192.168.0.0/16`.
-    public struct Network: Sendable, Equatable {
-        let bytes: [UInt8]
-        let prefix: Int
-
-        init?(_ text: String) {
-            let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
-            guard let address = IPAddress(parts[0]) else { return nil }
-            bytes = Network.bytes(address)
-            let bits = bytes.count * 8
-            guard let prefix = parts.count == 2 ? Int(parts[1]) : bits, (0...bits).contains(prefix) else { return nil }
-            self.prefix = prefix
-        }
-
-        func contains(_ address: IPAddress) -> Bool {
-            let other = Network.bytes(address)
-            guard other.count == bytes.count else { return false }
-            for bit in 0..<prefix where (bytes[bit / 8] ^ other[bit / 8]) & (0x80 >> UInt8(bit % 8)) != 0 { return false }
-            return true
-        }
-
-        private static func bytes(_ address: IPAddress) -> [UInt8] {
-            switch address.normalised {
-            case let .v4(a, b, c, d): return [a, b, c, d]
-            case .v6(let bytes): return bytes
-            }
-        }
-    }
-
     /// The address to announce: an IPv4 literal, or a host name to resolve.
     public enum Target: Sendable, Equatable {
         case address(IPAddress)
@@ -44,7 +15,7 @@ public struct PassiveAddressRules: Sendable, Equatable {
     }
 
     public struct Rule: Sendable, Equatable {
-        let network: Network
+        let network: IPNetwork
         let target: Target
     }
 
@@ -63,7 +34,7 @@ public struct PassiveAddressRules: Sendable, Equatable {
                 guard parsed.fallback == nil else { throw ConfigError("\(entry): only one default address (without CIDR=) may be given") }
                 parsed.fallback = target
             } else {
-                guard let network = Network(parts[0]) else { throw ConfigError("\(parts[0]) is not a network: use CIDR=ADDRESS, like 10.0.0.0/8=10.0.0.5") }
+                guard let network = IPNetwork(parts[0]) else { throw ConfigError("\(parts[0]) is not a network: use CIDR=ADDRESS, like 10.0.0.0/8=10.0.0.5") }
                 parsed.rules.append(Rule(network: network, target: target))
             }
         }
