@@ -44,7 +44,9 @@ final class DataChannel {
         }
         do {
             let tls = protected ? context.tls.map { DataTLS(context: $0, sessionContext: tlsSessionContext) } : nil
-            let listener = try PassiveListener(loop: loop, local: local, expectedPeer: peerAddress, allocator: context.passivePorts, tls: tls)
+            let configuration = context.configuration
+            let listener = try PassiveListener(loop: loop, local: local, expectedPeer: peerAddress, allocator: context.passivePorts, tls: tls,
+                                               proxy: configuration.proxyProtocolData ? configuration.proxyTrust : nil)
             passive = listener
             let announced = context.passiveAddressResolver.announce(context.configuration.passiveAddresses, to: peerAddress)
                 ?? IPAddress(local.host) ?? .v4(127, 0, 0, 1)

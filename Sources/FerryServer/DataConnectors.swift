@@ -11,6 +11,8 @@ struct DataTLS {
 
 /// A passive data listener for one session: accepts a single connection, and only from the control
 /// connection's peer (a connection from anyone else is closed and the listener keeps waiting).
+/// Behind a load balancer (`--proxy-protocol-data`), a connection from a trusted proxy must start
+/// with a PROXY header naming that peer.
 ///
 /// Under PROT P the TLS handshake starts as soon as the connection arrives: some clients (aioftp, Go's
 /// jlaffaye/ftp) send their ClientHello before the transfer command and wait for the handshake, so
@@ -22,6 +24,7 @@ final class PassiveListener {
     private let allocator: PassivePortAllocator
     private let tls: DataTLS?
     private let expectedPeer: IPAddress
+    private let proxy: ProxyTrust?
     private var socket: Descriptor?
     private var acceptWatcher: (any ReadinessWatcher)?
     /// After an accept error (EMFILE and the like), accepting waits this long instead of spinning.
@@ -37,7 +40,8 @@ final class PassiveListener {
     /// it from under the session that was given it next).
     private var holdsPort = true
 
-    init(loop: any Scheduler, local: SocketAddress, expectedPeer: IPAddress, allocator: PassivePortAllocator, tls: DataTLS?) throws(SystemError) {
+    init(loop: any Scheduler, local: SocketAddress, expectedPeer: IPAddress, allocator: PassivePortAllocator, tls: DataTLS?,
+         proxy: ProxyTrust?) throws(SystemError) {
         let socket = try allocator.open(on: local)
         let fd = socket.rawValue
         port = SocketAddress.local(of: fd)?.port ?? 0
@@ -45,6 +49,7 @@ final class PassiveListener {
         self.allocator = allocator
         self.tls = tls
         self.expectedPeer = expectedPeer
+        self.proxy = proxy
         self.socket = consume socket
         acceptWatcher = loop.watch(fd, .read) { [unowned self] _ in self.acceptWaiting() }
         acceptWatcher?.schedule(timeoutMilliseconds: nil)
@@ -67,9 +72,24 @@ final class PassiveListener {
                 return
             }
             guard let connection else { return }
+            if let proxy, proxy.trusts(connection.peer) {
+                readHeader(connection.takeSocket(), timeoutSeconds: proxy.timeoutSeconds)
+                continue
+            }
             guard IPAddress(connection.peer.host)?.normalised == expectedPeer else { continue }
             stopListening()
             return arrived(connection.takeSocket())
+        }
+    }
+
+    /// A connection through the load balancer is the data connection if its header names the peer
+    /// and the listener is still waiting; otherwise it is closed.
+    private func readHeader(_ connection: consuming Descriptor, timeoutSeconds: Int) {
+        _ = ProxyHeaderReader(socket: connection, loop: loop, timeoutSeconds: timeoutSeconds) { [weak self] reader, outcome in
+            guard let self, self.socket != nil, case .header(let header) = outcome, header.source?.address.normalised == self.expectedPeer,
+                  let socket = reader.takeSocket() else { return }
+            self.stopListening()
+            self.arrived(socket)
         }
     }
 

@@ -3,6 +3,7 @@ import FTPCore
 import FerryReactor
 import Glibc
 import Logging
+import Synchronization
 
 /// Why the server could not start; the text says what to fix.
 public struct StartupError: Error, CustomStringConvertible {
@@ -28,6 +29,7 @@ public final class FerryServer {
     private var resolveTimer: EventWatcher?
     private var drainDeadline: Int64 = 0
     private var metricsEndpoint: HTTPEndpoint?
+    private let health: HealthState
 
     /// Per-loop state: its listeners and open sessions; `draining` once shutdown began (a connection
     /// another loop handed over after that is refused).
@@ -59,6 +61,8 @@ public final class FerryServer {
         let loops = (0..<max(1, configuration.workers)).map { EventLoop(name: "worker-\($0)") }
         self.loops = loops
         let balancer = LoopBalancer(loops: loops.count)
+        let health = HealthState()
+        self.health = health
         if let address = configuration.metricsListen {
             do {
                 metricsEndpoint = try HTTPEndpoint(loop: mainLoop, host: address.host, port: address.port) { path in
@@ -67,7 +71,7 @@ public final class FerryServer {
                         let context = current.value
                         return .init(status: 200, contentType: "text/plain; version=0.0.4", body: context.metrics.render(openSessions: context.limiter.open, loopConnections: balancer.connections))
                     case "/healthz":
-                        return .init(status: 200, body: "ok\n")
+                        return health.draining.load(ordering: .relaxed) ? .init(status: 503, body: "draining\n") : .init(status: 200, body: "ok\n")
                     default:
                         return .init(status: 404, body: "not found: try /metrics or /healthz\n")
                     }
@@ -95,8 +99,8 @@ public final class FerryServer {
                     // Crosses to the serving loop as a number, owned again there.
                     let fd = connection.release()
                     let serve: @Sendable () -> Void = {
-                        FerryServer.accept(socket: Descriptor(taking: fd), peer: peer, implicitTLS: implicitTLS, loop: (targetLoop, target), state: worker.value,
-                                           context: current.value, balancer: balancer)
+                        FerryServer.arrived(socket: Descriptor(taking: fd), peer: peer, implicitTLS: implicitTLS, loop: (targetLoop, target),
+                                            state: worker.value, context: current.value, balancer: balancer)
                     }
                     if target == index { serve() } else { worker.loop.execute(serve) }
                 })
@@ -111,6 +115,37 @@ public final class FerryServer {
     }
 
     public var maxSessions: Int { context.limiter.maxTotal }
+
+    /// A new connection on the loop that serves it: read its PROXY header first when
+    /// `--proxy-protocol` expects one from this peer (the client it names is then the peer), refuse
+    /// it when only trusted proxies may connect, else serve it as it is.
+    private static func arrived(socket: consuming Descriptor, peer: SocketAddress, implicitTLS: Bool, loop: (EventLoop, index: Int), state: WorkerState,
+                                context: ServerContext, balancer: LoopBalancer) {
+        let configuration = context.configuration
+        let fromProxy = configuration.proxyProtocol != .off && configuration.proxyTrust.trusts(peer)
+        guard fromProxy || configuration.proxyProtocol == .required else {
+            return accept(socket: socket, peer: peer, implicitTLS: implicitTLS, loop: loop, state: state, context: context, balancer: balancer)
+        }
+        guard fromProxy else {
+            context.logger.warning("connection refused: not from a trusted proxy (--proxy-protocol required; see --trusted-proxies)",
+                                   metadata: ["peer": "\(peer)"])
+            return balancer.release(loop.index)
+        }
+        _ = ProxyHeaderReader(socket: socket, loop: loop.0, timeoutSeconds: configuration.proxyProtocolTimeout) { reader, outcome in
+            guard let socket = reader.takeSocket() else { return }
+            switch outcome {
+            case .header(let header):
+                let client = header.source.flatMap { SocketAddress(host: "\($0.address)", port: $0.port) } ?? peer
+                accept(socket: socket, peer: client, implicitTLS: implicitTLS, loop: loop, state: state, context: context, balancer: balancer)
+            case .refused(let reason):
+                context.logger.warning("connection refused: bad PROXY header", metadata: ["peer": "\(peer)", "reason": "\(reason)"])
+                balancer.release(loop.index)
+            case .closedEmpty:
+                context.logger.debug("connection from a trusted proxy closed before its PROXY header", metadata: ["peer": "\(peer)"])
+                balancer.release(loop.index)
+            }
+        }
+    }
 
     /// Serve a new connection on `loop` (its thread), or refuse it with 421.
     private static func accept(socket: consuming Descriptor, peer: SocketAddress, implicitTLS: Bool, loop: (EventLoop, index: Int), state: WorkerState,
@@ -226,6 +261,7 @@ public final class FerryServer {
 
     private func beginShutdown() {
         guard drainTimer == nil else { return }
+        health.draining.store(true, ordering: .relaxed)
         context.logger.notice("shutting down: no new sessions, waiting up to \(context.configuration.shutdownGrace) s for transfers")
         for worker in workers {
             worker.loop.execute {
@@ -246,4 +282,10 @@ public final class FerryServer {
         }
         drainTimer?.schedule(timeoutMilliseconds: 100)
     }
+}
+
+/// What /healthz reports: ok, or 503 once shutdown began, so a load balancer sends new clients to
+/// the other nodes while this one finishes its transfers.
+private final class HealthState: Sendable {
+    let draining = Atomic(false)
 }

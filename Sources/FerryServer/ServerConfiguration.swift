@@ -1,3 +1,4 @@
+import FTPCore
 import FerryReactor
 
 /// Every setting of a running server, typed. `Settings.specs` declares each setting (name, default,
@@ -16,6 +17,13 @@ public struct ServerConfiguration: Sendable {
     /// Addresses announced in PASV replies, per client network, instead of the control connection's
     /// local address.
     public var passiveAddresses = PassiveAddressRules()
+    /// Whether connections start with a PROXY protocol header naming the real client, from which
+    /// networks one is believed, and how long it may take to arrive.
+    public var proxyProtocol = ProxyProtocolMode.off
+    public var trustedProxies: [IPNetwork] = []
+    /// Passive data connections from trusted proxies start with a header too.
+    public var proxyProtocolData = false
+    public var proxyProtocolTimeout = 5
     public var workers: Int = 1
     public var maxLoginFailures: Int = 3
     /// Failed logins from one address (in any sessions) before it is banned for `banSeconds`.
@@ -71,4 +79,13 @@ public struct ServerConfiguration: Sendable {
     public var logLevel = "info"
 
     public init() {}
+}
+
+/// `--proxy-protocol`: see `ProxyHeaderReader`.
+public enum ProxyProtocolMode: String, Sendable, CaseIterable {
+    case off
+    /// Connections from a trusted proxy must send a header; others are served as they are.
+    case optional
+    /// Only trusted proxies may connect, each connection with a header.
+    case required
 }

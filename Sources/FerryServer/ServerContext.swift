@@ -61,6 +61,15 @@ public final class ServerContext: Sendable {
         } catch {
             throw StartupError(error.description)
         }
+        if configuration.proxyProtocol != .off && configuration.trustedProxies.isEmpty {
+            throw StartupError("--proxy-protocol \(configuration.proxyProtocol.rawValue) needs --trusted-proxies CIDR: the load balancer's addresses")
+        }
+        if configuration.proxyProtocol == .off && configuration.proxyProtocolData {
+            throw StartupError("--proxy-protocol-data needs --proxy-protocol optional or required (and --trusted-proxies)")
+        }
+        if configuration.proxyProtocol == .off && !configuration.trustedProxies.isEmpty {
+            throw StartupError("--trusted-proxies is set but --proxy-protocol is off: set it to optional or required")
+        }
         if configuration.tlsClientCA != nil && configuration.tlsClientAuthentication == .off {
             throw StartupError("--tls-client-ca is set but --tls-client-auth is off: set it to optional or required")
         }

@@ -51,6 +51,26 @@ public enum Settings {
              sample: "[\"10.0.0.0/8=10.0.0.5\", \"ftp.example.com\"]") { value, config throws(ConfigError) in
             config.passiveAddresses = try PassiveAddressRules.parse(try list(value))
         },
+        spec("proxy-protocol", .string, "\"off\"",
+             "PROXY protocol header (v1 or v2, HAProxy's send-proxy) before the greeting: off; optional (connections from trusted-proxies must send one, others are served as they are); required (only trusted-proxies may connect).") {
+            value, config throws(ConfigError) in
+            config.proxyProtocol = ProxyProtocolMode(rawValue: try choice(value, ProxyProtocolMode.allCases.map(\.rawValue))) ?? .off
+        },
+        spec("trusted-proxies", .list, "[]", "Networks (CIDR, or one address) whose PROXY headers are believed: the load balancer's addresses; repeatable.") {
+            value, config throws(ConfigError) in
+            config.trustedProxies = try list(value).map { text throws(ConfigError) in
+                guard let network = IPNetwork(text) else { throw ConfigError("\(text) is not a network: use CIDR, like 10.0.0.0/24, or an address") }
+                return network
+            }
+        },
+        spec("proxy-protocol-data", .boolean, "false",
+             "Passive data connections from trusted-proxies start with a PROXY header too (the load balancer in front of the passive ports); the client it names must be the session's.") {
+            value, config throws(ConfigError) in
+            config.proxyProtocolData = try boolean(value)
+        },
+        spec("proxy-protocol-timeout", .integer, "5", "Seconds a connection from a trusted proxy has to send its PROXY header.") { value, config throws(ConfigError) in
+            config.proxyProtocolTimeout = try integer(value, atLeast: 1, atMost: 3600)
+        },
         spec("workers", .integer, nil, "Event loops (default: number of cores).", sample: "2") { value, config throws(ConfigError) in
             config.workers = try integer(value, atLeast: 1, atMost: 256)
         },

@@ -21,6 +21,14 @@ struct ServeSettings: ParsableArguments {
     var passivePorts: String?
     @Option(name: .customLong("passive-address"), help: "IPv4 address or host name announced in PASV replies (NAT, load balancer); CIDR=ADDRESS for the clients of one network, first match wins; repeatable.")
     var passiveAddress: [String] = []
+    @Option(name: .customLong("proxy-protocol"), help: "PROXY protocol header (v1 or v2, HAProxy's send-proxy) before the greeting: off; optional (connections from trusted-proxies must send one, others are served as they are); required (only trusted-proxies may connect) (default: off).")
+    var proxyProtocol: String?
+    @Option(name: .customLong("trusted-proxies"), help: "Networks (CIDR, or one address) whose PROXY headers are believed: the load balancer's addresses; repeatable.")
+    var trustedProxies: [String] = []
+    @Flag(name: .customLong("proxy-protocol-data"), help: "Passive data connections from trusted-proxies start with a PROXY header too (the load balancer in front of the passive ports); the client it names must be the session's.")
+    var proxyProtocolData = false
+    @Option(name: .customLong("proxy-protocol-timeout"), help: "Seconds a connection from a trusted proxy has to send its PROXY header (default: 5).")
+    var proxyProtocolTimeout: Int?
     @Option(name: .customLong("workers"), help: "Event loops (default: number of cores).")
     var workers: Int?
     @Option(name: .customLong("max-login-failures"), help: "Failed logins in one session before it is closed (default: 3).")
@@ -105,6 +113,10 @@ struct ServeSettings: ParsableArguments {
         values["max-sessions-per-ip"] = maxSessionsPerIp.map(SettingValue.integer)
         values["passive-ports"] = passivePorts.map(SettingValue.string)
         values["passive-address"] = passiveAddress.isEmpty ? nil : .list(passiveAddress)
+        values["proxy-protocol"] = proxyProtocol.map(SettingValue.string)
+        values["trusted-proxies"] = trustedProxies.isEmpty ? nil : .list(trustedProxies)
+        values["proxy-protocol-data"] = proxyProtocolData ? .boolean(true) : nil
+        values["proxy-protocol-timeout"] = proxyProtocolTimeout.map(SettingValue.integer)
         values["workers"] = workers.map(SettingValue.integer)
         values["max-login-failures"] = maxLoginFailures.map(SettingValue.integer)
         values["max-failed-logins-per-ip"] = maxFailedLoginsPerIp.map(SettingValue.integer)

@@ -22,18 +22,18 @@ import Testing
     /// under the session that had been given it in between.
     @Test func aPassivePortIsReleasedOnce() throws {
         EventLoop.prepareProcess()
-        let loop = EventLoop(name: "test")
+        let loop = EmbeddedLoop()
         let probe = try Sockets.listen(on: try #require(SocketAddress(host: "127.0.0.1", port: 0)), reusePort: false, backlog: 1)
         let port = try #require(SocketAddress.local(of: probe.rawValue)?.port)
         probe.close()
         let allocator = PassivePortAllocator(range: port...port)
         let local = try #require(SocketAddress(host: "127.0.0.1", port: 0))
-        var first: PassiveListener? = try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator, tls: nil)
+        var first: PassiveListener? = try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator, tls: nil, proxy: nil)
         first?.close()
-        let second = try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator, tls: nil)
+        let second = try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator, tls: nil, proxy: nil)
         #expect(second.port == port)
         first = nil
-        #expect(throws: SystemError.self) { try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator, tls: nil) }
+        #expect(throws: SystemError.self) { try PassiveListener(loop: loop, local: local, expectedPeer: .v4(127, 0, 0, 1), allocator: allocator, tls: nil, proxy: nil) }
         second.close()
     }
 
