@@ -227,18 +227,28 @@ print("ok")
         #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
     }
 
+    /// SIGTERM: /healthz turns 503 (a load balancer stops sending clients), new sessions are refused,
+    /// the running transfer finishes, then the server exits.
     @Test func sigtermLetsARunningTransferFinish() throws {
-        let server = try FerryProcess(users: true)
+        let metrics = try FerryProcess.freePort(host: "127.0.0.1")
+        let server = try FerryProcess(["--metrics-listen", "127.0.0.1:\(metrics)"], users: true)
         // Larger than the socket buffers can hold, so the transfer is still running at SIGTERM.
         let payload = Disk.pattern(64 << 20, seed: 11)
         try payload.write(to: server.home("alice").appendingPathComponent("drain.bin"))
         let result = try Tool.python(FtplibTests.prelude + #"""
-import hashlib, signal
+import hashlib, signal, urllib.request, urllib.error
+def health():
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{os.environ['METRICS']}/healthz", timeout=5).status
+    except urllib.error.HTTPError as e:
+        return e.code
+assert health() == 200
 ftp = connect(); ftp.sendcmd("TYPE I")
 conn = ftp.transfercmd("RETR drain.bin")
 first = conn.recv(4096)
 os.kill(int(os.environ["SERVER_PID"]), signal.SIGTERM)
 time.sleep(0.5)
+assert health() == 503, "draining"
 # new sessions are refused while the transfer drains
 try:
     socket.create_connection((HOST, PORT), timeout=2).close()
@@ -256,7 +266,7 @@ want = hashlib.sha256(open(os.environ["FILE"], "rb").read()).hexdigest()
 assert h.hexdigest() == want
 assert refused
 print("ok")
-"""#, server: server, extra: ["SERVER_PID": String(server.pid), "FILE": server.home("alice").appendingPathComponent("drain.bin").path])
+"""#, server: server, extra: ["SERVER_PID": String(server.pid), "METRICS": String(metrics), "FILE": server.home("alice").appendingPathComponent("drain.bin").path])
         #expect(result.status == 0, "\(result.stderr)\n\(server.log)")
         // The one SIGTERM is enough: with the transfer done, the server exits by itself, with 0.
         #expect(server.waitForExit(seconds: 15) == 0, "\(server.log)")
