@@ -25,6 +25,12 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibpq",
+            path: "Sources/CLibpq",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(
             name: "CFerrySys",
             linkerSettings: [.linkedLibrary("crypt"), .linkedLibrary("z")]
@@ -34,7 +40,7 @@ let package = Package(
         .target(
             name: "FerryServer",
             dependencies: [
-                "FTPCore", "FerryReactor", "CFerrySys", "COpenSSL",
+                "FTPCore", "FerryReactor", "CFerrySys", "COpenSSL", "CLibpq",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

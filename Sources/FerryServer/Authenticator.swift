@@ -13,24 +13,33 @@ public final class Authenticator: Sendable {
         case rejected(reason: String)
         /// A client certificate named the user, who also needs a password.
         case passwordRequired
+        /// The user directory cannot answer (its database is down): 421, try again later.
+        case unavailable(reason: String)
     }
 
-    private let users: UsersFile?
+    private let users: (any UserDirectory)?
     private let anonymousRoot: String
     private let dummyHash: String
     private let queue = DispatchQueue(label: "ferry.auth", attributes: .concurrent)
 
-    public init(users: UsersFile?, anonymousRoot: String) {
+    /// `samples` are the directory's `sampleHashes()`, asked for by the caller (which reports a
+    /// directory that cannot answer).
+    public init(users: (any UserDirectory)?, samples: [String], anonymousRoot: String) {
         self.users = users
         self.anonymousRoot = anonymousRoot
-        dummyHash = Authenticator.slowestDummy(users?.records.map(\.hash) ?? [])
+        dummyHash = Authenticator.slowestDummy(samples)
     }
 
     /// Verify `user`/`password` on a worker thread; `completion` runs there too. `certified`: the
     /// client's verified certificate names the user (see `UserLimits.clientCertificate`).
     public func verify(user: String, password: Password, certified: Bool, completion: @escaping @Sendable (Outcome) -> Void) {
         queue.async { [self] in
-            let record = users?.record(named: user)
+            let record: UserRecord?
+            do throws(UserDirectoryUnavailable) {
+                record = try users?.record(named: user)
+            } catch {
+                return completion(.unavailable(reason: error.description))
+            }
             let ok = PasswordHasher.verify(password.value, hash: record?.hash ?? dummyHash)
             guard ok, let record else { return completion(.rejected(reason: "unknown user or bad password")) }
             switch record.limits.clientCertificate {
@@ -48,7 +57,13 @@ public final class Authenticator: Sendable {
     /// alone; otherwise (another rule, or no such user) a password is asked for as usual.
     public func verifyCertificate(user: String, completion: @escaping @Sendable (Outcome) -> Void) {
         queue.async { [self] in
-            guard let record = users?.record(named: user), record.limits.clientCertificate == .withoutPassword else {
+            let record: UserRecord?
+            do throws(UserDirectoryUnavailable) {
+                record = try users?.record(named: user)
+            } catch {
+                return completion(.unavailable(reason: error.description))
+            }
+            guard let record, record.limits.clientCertificate == .withoutPassword else {
                 return completion(.passwordRequired)
             }
             completion(accepted(record))

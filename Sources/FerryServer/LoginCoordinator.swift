@@ -124,6 +124,9 @@ final class LoginCoordinator {
             enterHome(account, home: home, limits: limits)
         case .passwordRequired:
             report(.passwordRequired)
+        case .unavailable(let reason):
+            logger.error("login refused: the user directory cannot answer", metadata: ["user": "\(user)", "reason": "\(reason)"])
+            report(.refused("Service not available, try again later (the user directory cannot be reached)."))
         case .rejected(let reason):
             context.metrics.login(succeeded: false)
             logger.notice("login failed", metadata: ["user": "\(user)", "reason": "\(reason)"])

@@ -55,11 +55,29 @@ public final class ServerContext: Sendable {
         if let unresolved = passiveAddressResolver.refresh().first {
             throw StartupError("cannot resolve \(unresolved) (--passive-address) to an IPv4 address")
         }
-        let users: UsersFile?
-        do {
-            users = try configuration.usersFile.map { path throws(UsersFileError) in try UsersFile.load(path: path) }
-        } catch {
-            throw StartupError(error.description)
+        let users: (any UserDirectory)?
+        var samples: [String] = []
+        if let location = configuration.usersFile, PostgresUsers.isURL(location) {
+            let database: PostgresUsers
+            do {
+                database = try PostgresUsers(url: location)
+            } catch {
+                throw StartupError("--users: \(error)")
+            }
+            users = database
+            do {
+                samples = try database.sampleHashes()
+            } catch {
+                logger.warning("the users database does not answer: logins get 421 until it does", metadata: ["error": "\(error)"])
+            }
+        } else {
+            do {
+                let file = try configuration.usersFile.map { path throws(UsersFileError) in try UsersFile.load(path: path) }
+                users = file
+                samples = file?.sampleHashes() ?? []
+            } catch {
+                throw StartupError(error.description)
+            }
         }
         if configuration.proxyProtocol != .off && configuration.trustedProxies.isEmpty {
             throw StartupError("--proxy-protocol \(configuration.proxyProtocol.rawValue) needs --trusted-proxies CIDR: the load balancer's addresses")
@@ -115,7 +133,7 @@ public final class ServerContext: Sendable {
         passivePorts = previous.flatMap { $0.configuration.passivePorts == configuration.passivePorts ? $0.passivePorts : nil }
             ?? PassivePortAllocator(range: configuration.passivePorts)
         self.configuration = configuration
-        authenticator = Authenticator(users: users, anonymousRoot: configuration.root)
+        authenticator = Authenticator(users: users, samples: samples, anonymousRoot: configuration.root)
         self.logger = logger
         policy = SessionPolicy(anonymousAllowed: configuration.anonymous, maxLoginFailures: configuration.maxLoginFailures,
                                tlsAvailable: tls != nil, requireTLS: configuration.requireTLS)

@@ -31,7 +31,8 @@ public enum Settings {
         spec("listen", .list, "[\"127.0.0.1:2121\"]", "Control listener, HOST:PORT or [IPv6]:PORT; repeatable.") { value, config throws(ConfigError) in
             config.listen = try list(value).map { text throws(ConfigError) in try parseListen(text) }
         },
-        spec("users", .string, nil, "Users file (see `ferry user`). Without it, anonymous read-only access is on.", sample: "\"/etc/ferry/users.txt\"") { value, config throws(ConfigError) in
+        spec("users", .string, nil, "Users file (see `ferry user`), or a postgresql:// URL. Without it, anonymous read-only access is on.",
+             sample: "\"/etc/ferry/users.txt\"") { value, config throws(ConfigError) in
             config.usersFile = try string(value)
         },
         spec("anonymous", .boolean, nil, "Allow anonymous read-only login (users anonymous and ftp); default: on without a users file, off with one.", sample: "true") { value, config throws(ConfigError) in

@@ -67,7 +67,8 @@ struct Serve: ParsableCommand {
     /// What is served, to whom, where: printed (text) or logged (json) once the listeners are up.
     private func logBanner(_ config: ServerConfiguration, server: FerryServer, logger: Logger, json: Bool) {
         let who: String
-        if let users = config.usersFile {
+        if let location = config.usersFile {
+            let users = PostgresUsers.isURL(location) ? PostgresUsers.redacted(location) : location
             who = config.anonymous ? "to the users in \(users) and anonymous users (read-only)" : "to the users in \(users)"
         } else {
             who = "read-only to anonymous users"

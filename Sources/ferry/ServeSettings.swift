@@ -9,7 +9,7 @@ struct ServeSettings: ParsableArguments {
     var root: String?
     @Option(name: .customLong("listen"), help: "Control listener, HOST:PORT or [IPv6]:PORT; repeatable (default: 127.0.0.1:2121).")
     var listen: [String] = []
-    @Option(name: .customLong("users"), help: "Users file (see `ferry user`). Without it, anonymous read-only access is on.")
+    @Option(name: .customLong("users"), help: "Users file (see `ferry user`), or a postgresql:// URL. Without it, anonymous read-only access is on.")
     var users: String?
     @Flag(name: .customLong("anonymous"), help: "Allow anonymous read-only login (users anonymous and ftp); default: on without a users file, off with one.")
     var anonymous = false

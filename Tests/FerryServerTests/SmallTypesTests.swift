@@ -148,7 +148,8 @@ final class ManualClock: Sendable {
         let records = [("plain", nil), ("both", ClientCertificateRule.withPassword), ("certonly", .withoutPassword)].map { name, rule in
             UserRecord(name: name, hash: hash, home: "/srv/" + name, readOnly: false, limits: UserLimits(clientCertificate: rule))
         }
-        return Authenticator(users: UsersFile(records: records), anonymousRoot: "/srv")
+        let file = UsersFile(records: records)
+        return Authenticator(users: file, samples: file.sampleHashes(), anonymousRoot: "/srv")
     }()
 
     private func password(_ user: String, _ password: String, certified: Bool) -> Authenticator.Outcome {

@@ -1,0 +1,31 @@
+-- Ferry's tables in PostgreSQL. `ferry user init --users postgresql://...` applies this script; it is
+-- idempotent and versioned: each numbered step runs once, in order, inside one transaction that holds
+-- an advisory lock, so nodes starting together cannot apply a step twice. New steps are appended.
+BEGIN;
+SELECT pg_advisory_xact_lock(726001);
+CREATE TABLE IF NOT EXISTS ferry_schema (
+    version    integer PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+DO $step$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ferry_schema WHERE version = 1) THEN
+        -- Users and their limits: the users file's fields, one column each (NULL: no limit).
+        CREATE TABLE ferry_users (
+            name          text PRIMARY KEY CHECK (name <> '' AND length(name) <= 64 AND name !~ '[:#[:space:][:cntrl:]]'),
+            hash          text NOT NULL CHECK (hash LIKE '$%' OR length(hash) = 13),
+            home          text NOT NULL CHECK (home LIKE '/%'),
+            read_only     boolean NOT NULL DEFAULT false,
+            download_rate bigint CHECK (download_rate > 0),
+            upload_rate   bigint CHECK (upload_rate > 0),
+            max_sessions  integer CHECK (max_sessions > 0),
+            max_file_size bigint CHECK (max_file_size > 0),
+            umask         text CHECK (umask ~ '^0?[0-7]{1,3}$'),
+            quota         bigint CHECK (quota > 0),
+            client_cert   text CHECK (client_cert IN ('with-password', 'without-password'))
+        );
+        INSERT INTO ferry_schema (version) VALUES (1);
+    END IF;
+END
+$step$;
+COMMIT;
