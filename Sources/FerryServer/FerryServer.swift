@@ -27,6 +27,10 @@ public final class FerryServer {
     private var drainTimer: EventWatcher?
     /// Looks the passive-address host names up again (dynamic DNS), off the loops.
     private var resolveTimer: EventWatcher?
+    /// Each second: the cluster's bans into ours, and (every few seconds) this node's heartbeat.
+    private var clusterTimer: EventWatcher?
+    private var clusterTicks = 0
+    private var clusterSyncing = false
     private var drainDeadline: Int64 = 0
     private var metricsEndpoint: HTTPEndpoint?
     private let health: HealthState
@@ -226,8 +230,11 @@ public final class FerryServer {
             }
         }
         resolveTimer?.schedule(timeoutMilliseconds: PassiveAddressResolver.refreshSeconds * 1000)
+        clusterTimer = EventWatcher.timer(loop: mainLoop, repeating: true) { [unowned self] in self.syncCluster() }
+        clusterTimer?.schedule(timeoutMilliseconds: 1000)
         mainLoop.run()
         resolveTimer?.cancel()
+        clusterTimer?.cancel()
         for loop in loops {
             loop.stop()
             loop.join()
@@ -256,6 +263,29 @@ public final class FerryServer {
             old.logger.notice("SIGHUP: configuration reloaded; new sessions use it")
         } catch {
             old.logger.error("SIGHUP: configuration refused, the previous one stays in force: \(error)")
+        }
+    }
+
+    /// With users in PostgreSQL: take the bans other nodes started (so an address banned anywhere is
+    /// refused here within a second), and keep this node's session rows alive. Off the main loop;
+    /// a slow database skips ticks rather than piling them up.
+    private func syncCluster() {
+        guard let cluster = context.cluster, !clusterSyncing else { return }
+        clusterSyncing = true
+        clusterTicks += 1
+        let (bans, clock, logger) = (context.bans, context.clock, context.logger)
+        let beat = clusterTicks % ClusterRegistry.heartbeatSeconds == 1
+        mainLoop.offload({ () -> String? in
+            do throws(PostgresError) {
+                if beat { try cluster.heartbeat() }
+                for (address, seconds) in try cluster.activeBans() { bans.impose(address, seconds: seconds, now: clock.seconds) }
+                return nil
+            } catch {
+                return error.description
+            }
+        }) { [unowned self] failure in
+            self.clusterSyncing = false
+            if let failure, beat { logger.warning("cluster sync failed: bans and session heartbeats wait for the database", metadata: ["error": "\(failure)"]) }
         }
     }
 

@@ -37,6 +37,15 @@ public final class LoginBans: Sendable {
         }
     }
 
+    /// Ban `address` for `seconds` from `now` (a ban another node started); a longer ban in force stays.
+    public func impose(_ address: IPAddress, seconds: Int64, now: Int64) {
+        records.withLock { records in
+            var record = records[address.clientPrefix] ?? Record()
+            record.bannedUntil = max(record.bannedUntil, now + seconds)
+            records[address.clientPrefix] = record
+        }
+    }
+
     /// Count a failure; returns the ban's length when this failure started one.
     public func failed(_ address: IPAddress, now: Int64) -> Int64? {
         let (maxFailures, banSeconds) = limits.withLock { ($0.maxFailures, $0.banSeconds) }

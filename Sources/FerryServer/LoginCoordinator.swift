@@ -48,6 +48,8 @@ final class LoginCoordinator {
     private var timeoutTimer: (any LoopTimer)?
     /// The user counted in `context.users`.
     private var registeredUser: String?
+    /// This session's row in the cluster's session table (users in PostgreSQL).
+    private var clusterSession: String?
     private var ended = false
 
     init(loop: any Scheduler, context: ServerContext, peerAddress: IPAddress, logger: Logger, report: @escaping (Result) -> Void) {
@@ -97,6 +99,7 @@ final class LoginCoordinator {
         delayTimer?.cancel()
         delayTimer = nil
         timeoutTimer?.cancel()
+        releaseClusterSession()
         if let registeredUser { context.users.leave(registeredUser) }
         registeredUser = nil
     }
@@ -114,14 +117,31 @@ final class LoginCoordinator {
         guard !ended else { return }
         switch outcome {
         case .accepted(let account, let home, let limits):
-            if let limit = limits.quota, context.users.quota(for: account.name, limit: limit) == nil {
-                // First session of a user with a quota: measure the home off the loop.
-                loop.offload({ DiskQuota(limit: limit, used: DiskQuota.measure(home)) }) { [weak self] quota in
-                    self?.enterHome(account, home: home, limits: limits, measured: quota)
+            guard let cluster = context.cluster else { return admitted(account, home: home, limits: limits) }
+            // Max-sessions across the cluster: claim a session row first (off the loop).
+            let id = (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined(separator: "-")
+            let client = peerAddress.description
+            loop.offload({ () -> Swift.Result<Bool, PostgresError> in
+                do throws(PostgresError) {
+                    return .success(try cluster.claim(session: id, user: account.name, client: client))
+                } catch {
+                    return .failure(error)
                 }
-                return
+            }) { [weak self] result in
+                guard let self else { return cluster.release(session: id) }
+                switch result {
+                case .success(true):
+                    self.clusterSession = id
+                    if self.ended { return self.releaseClusterSession() }
+                    self.admitted(account, home: home, limits: limits)
+                case .success(false):
+                    self.logger.notice("login refused: user at max-sessions on the cluster", metadata: ["user": "\(account.name)"])
+                    self.report(.refused("Too many sessions for \(account.name) (\(limits.maxSessions ?? 0)); try again later."))
+                case .failure(let error):
+                    self.logger.error("login refused: the cluster's session table cannot be reached", metadata: ["user": "\(account.name)", "reason": "\(error)"])
+                    self.report(.refused("Service not available, try again later (the user directory cannot be reached)."))
+                }
             }
-            enterHome(account, home: home, limits: limits)
         case .passwordRequired:
             report(.passwordRequired)
         case .unavailable(let reason):
@@ -132,6 +152,10 @@ final class LoginCoordinator {
             logger.notice("login failed", metadata: ["user": "\(user)", "reason": "\(reason)"])
             if let seconds = context.bans.failed(peerAddress, now: context.clock.seconds) {
                 logger.warning("address banned after repeated failed logins", metadata: ["seconds": "\(seconds)"])
+                if let cluster = context.cluster {
+                    let address = peerAddress
+                    loop.offload({ try? cluster.ban(address, seconds: seconds) }) { _ in }
+                }
             }
             delayTimer = loop.timer { [weak self] in
                 guard let self else { return }
@@ -142,10 +166,32 @@ final class LoginCoordinator {
         }
     }
 
+    /// The user is who they say and may have another session: measure a quota first if this is
+    /// their first session here, then open the home.
+    private func admitted(_ account: Account, home: String, limits: UserLimits) {
+        guard !ended else { return }
+        if let limit = limits.quota, context.users.quota(for: account.name, limit: limit) == nil {
+            // First session of a user with a quota: measure the home off the loop.
+            loop.offload({ DiskQuota(limit: limit, used: DiskQuota.measure(home)) }) { [weak self] quota in
+                self?.enterHome(account, home: home, limits: limits, measured: quota)
+            }
+            return
+        }
+        enterHome(account, home: home, limits: limits)
+    }
+
+    /// Give the cluster's session row back (off the loop): the session ended, or its login did.
+    private func releaseClusterSession() {
+        guard let id = clusterSession, let cluster = context.cluster else { return }
+        clusterSession = nil
+        loop.offload({ cluster.release(session: id) }) { _ in }
+    }
+
     private func enterHome(_ account: Account, home: String, limits: UserLimits, measured: DiskQuota? = nil) {
         guard !ended else { return }
         guard let admission = context.users.enter(account.name, limits: limits, measured: measured) else {
             logger.notice("login refused: user at max-sessions", metadata: ["user": "\(account.name)"])
+            releaseClusterSession()
             return report(.refused("Too many sessions for \(account.name) (\(limits.maxSessions ?? 0)); try again later."))
         }
         let configuration = context.configuration
@@ -163,6 +209,7 @@ final class LoginCoordinator {
                 uploadCaps: [configuration.uploadRate.map { TokenBucket(bytesPerSecond: $0, clock: context.clock) }, admission.upload].compactMap { $0 })))
         } catch {
             context.users.leave(account.name)
+            releaseClusterSession()
             logger.error("login refused: cannot open home", metadata: ["user": "\(account.name)", "home": "\(home)", "error": "\(error)"])
             report(.homeUnavailable)
         }

@@ -34,6 +34,26 @@ public final class PostgresUsers: Sendable {
             );
             INSERT INTO ferry_schema (version) VALUES (1);
         END IF;
+        IF NOT EXISTS (SELECT 1 FROM ferry_schema WHERE version = 2) THEN
+            -- A row per live session on any node: max-sessions counts them. A node refreshes its rows'
+            -- heartbeat every few seconds; rows of a node that stopped beating (crashed) no longer count.
+            CREATE TABLE ferry_sessions (
+                id        text PRIMARY KEY,
+                node      text NOT NULL,
+                user_name text NOT NULL,
+                client    text NOT NULL,
+                started   timestamptz NOT NULL DEFAULT now(),
+                heartbeat timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX ferry_sessions_user ON ferry_sessions (user_name, heartbeat);
+            CREATE INDEX ferry_sessions_node ON ferry_sessions (node);
+            -- Addresses banned after repeated failed logins, on whichever node: every node refuses them.
+            CREATE TABLE ferry_bans (
+                address text PRIMARY KEY,
+                until   timestamptz NOT NULL
+            );
+            INSERT INTO ferry_schema (version) VALUES (2);
+        END IF;
     END
     $step$;
     COMMIT;
@@ -60,9 +80,14 @@ public final class PostgresUsers: Sendable {
         name: "ferry_user_samples", sql: "SELECT DISTINCT ON (split_part(hash, '$', 2)) hash FROM ferry_users ORDER BY split_part(hash, '$', 2), name")
     private static let version = PostgresConnection.Statement(name: "ferry_schema_version", sql: "SELECT coalesce(max(version), 0)::text FROM ferry_schema")
 
+    /// The schema version this Ferry needs (the last step of `schema`).
+    static let schemaVersion = 2
+
     private let pool: PostgresPool
     /// The connection string without its password, for messages.
     public let displayName: String
+    /// Sessions and bans shared with the other nodes, through the same connections.
+    let cluster: ClusterRegistry
 
     /// `url`: a `postgresql://` URI (or `postgres://`), checked by libpq's parser; no connection yet.
     /// Without a `connect_timeout` in it, connecting gives up after 5 s.
@@ -78,6 +103,7 @@ public final class PostgresUsers: Sendable {
         let bounded = url.contains("connect_timeout=") ? url : url + (url.contains("?") ? "&" : "?") + "connect_timeout=5"
         pool = PostgresPool(conninfo: bounded)
         displayName = PostgresUsers.redacted(url)
+        cluster = ClusterRegistry(pool: pool)
     }
 
     /// Whether `--users` names a database rather than a users file.
@@ -124,6 +150,17 @@ public final class PostgresUsers: Sendable {
     /// One password hash of each method in use.
     public func hashSamples() throws(PostgresError) -> [String] {
         try pool.withConnection { connection throws(PostgresError) in try connection.run(PostgresUsers.samples) }.compactMap { $0.first ?? nil }
+    }
+
+    /// The schema version the database has (0: none).
+    func schemaInstalled() throws(PostgresError) -> Int {
+        try pool.withConnection { connection throws(PostgresError) in
+            do throws(PostgresError) {
+                return PostgresUsers.number(try connection.run(PostgresUsers.version))
+            } catch where error.sqlState == "42P01" {
+                return 0
+            }
+        }
     }
 
     /// Apply the schema (idempotent); the schema version before and after.

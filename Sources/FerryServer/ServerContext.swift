@@ -21,6 +21,8 @@ public final class ServerContext: Sendable {
     public let descriptors: DescriptorBudget
     public let homes: HomeDirectories
     public let users: UserRegistry
+    /// Sessions and bans shared with the other nodes, when the users are in PostgreSQL.
+    let cluster: ClusterRegistry?
     public let xferlog: XferLog?
     /// The operator's commands for server events.
     public let hooks: EventHooks
@@ -57,6 +59,7 @@ public final class ServerContext: Sendable {
         }
         let users: (any UserDirectory)?
         var samples: [String] = []
+        var cluster: ClusterRegistry?
         if let location = configuration.usersFile, PostgresUsers.isURL(location) {
             let database: PostgresUsers
             do {
@@ -65,10 +68,17 @@ public final class ServerContext: Sendable {
                 throw StartupError("--users: \(error)")
             }
             users = database
+            cluster = database.cluster
+            var version: Int?
             do {
-                samples = try database.sampleHashes()
+                version = try database.schemaInstalled()
+                samples = try database.hashSamples()
             } catch {
                 logger.warning("the users database does not answer: logins get 421 until it does", metadata: ["error": "\(error)"])
+            }
+            if let version, version < PostgresUsers.schemaVersion {
+                throw StartupError("the database \(database.displayName) has Ferry's schema version \(version), this Ferry needs "
+                                   + "\(PostgresUsers.schemaVersion): run `ferry user init --users URL`")
             }
         } else {
             do {
@@ -134,6 +144,7 @@ public final class ServerContext: Sendable {
             ?? PassivePortAllocator(range: configuration.passivePorts)
         self.configuration = configuration
         authenticator = Authenticator(users: users, samples: samples, anonymousRoot: configuration.root)
+        self.cluster = cluster
         self.logger = logger
         policy = SessionPolicy(anonymousAllowed: configuration.anonymous, maxLoginFailures: configuration.maxLoginFailures,
                                tlsAvailable: tls != nil, requireTLS: configuration.requireTLS)

@@ -12,10 +12,10 @@ import Testing
         let database = try PostgresCluster()
         let url = database.url(password: "not-for-logs")
         let first = try ferry(["user", "init", "--users", url])
-        #expect(first.status == 0 && first.stdout.contains("upgraded from version 0 to 1"), "\(first.stdout)\(first.stderr)")
+        #expect(first.status == 0 && first.stdout.contains("upgraded from version 0 to 2"), "\(first.stdout)\(first.stderr)")
         #expect(!first.stdout.contains("not-for-logs") && first.stdout.contains("ferry:***@"), "the password is never printed")
         let again = try ferry(["user", "init", "--users", url])
-        #expect(again.status == 0 && again.stdout.contains("up to date (version 1)"), "\(again.stdout)\(again.stderr)")
+        #expect(again.status == 0 && again.stdout.contains("up to date (version 2)"), "\(again.stdout)\(again.stderr)")
         let added = try ferry(["user", "add", "alice", "--users", url, "--home", "/srv/alice", "--password-stdin", "--quota", "1G",
                                "--max-sessions", "2", "--umask", "027", "--client-cert", "with-password"], input: "secret\n")
         #expect(added.status == 0, "\(added.stderr)")
@@ -75,5 +75,66 @@ f.quit()
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(server.log)")
         #expect(server.log.contains("login refused: the user directory cannot answer"), "\(server.log)")
         #expect(!server.log.contains("not-for-logs"))
+    }
+
+    /// Two nodes on one database: a user's max-sessions counts the sessions of both, a ban started on
+    /// one refuses the address on the other within about a second, and the sessions of a node that
+    /// dies stop counting once its heartbeat is overdue.
+    @Test func maxSessionsAndBansHoldAcrossNodesAndADeadNodesSessionsExpire() throws {
+        let database = try PostgresCluster()
+        let url = database.url()
+        #expect(try ferry(["user", "init", "--users", url]).status == 0)
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shared-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        let added = try ferry(["user", "add", "alice", "--users", url, "--home", home.path, "--max-sessions", "2", "--password-stdin"], input: "secret\n")
+        #expect(added.status == 0, "\(added.stderr)")
+        let nodes = try (0..<2).map { _ in try FerryProcess(["--users", url, "--max-failed-logins-per-ip", "2"]) }
+        defer { nodes.forEach { $0.stop() } }
+        let result = try Tool.python(FtplibTests.prelude + #"""
+import signal
+ports = [int(p) for p in os.environ["NODE_PORTS"].split(",")]
+def login(node, source="127.0.0.1", password="secret"):
+    f = ftplib.FTP(source_address=(source, 0)); f.connect(HOST, ports[node], timeout=10)
+    f.login("alice", password)
+    return f
+def eventually(what, seconds):
+    deadline = time.time() + seconds
+    while True:
+        try:
+            return what()
+        except ftplib.all_errors + (AssertionError,) as e:
+            if time.time() > deadline:
+                raise AssertionError(f"not within {seconds} s: {e}")
+            time.sleep(0.25)
+a = login(0)
+b = login(1)
+expect_error("421 Too many sessions for alice (2)", login, 0)
+b.quit()
+b = eventually(lambda: login(1), 5)
+# Two failures from 127.0.0.5 on node 0 ban it; node 1 refuses it within about a second.
+for _ in range(2):
+    expect_error("530", login, 0, "127.0.0.5", "wrong")
+def refused_on_node_1():
+    f = ftplib.FTP(source_address=("127.0.0.5", 0))
+    try:
+        welcome = f.connect(HOST, ports[1], timeout=10)
+    except ftplib.error_temp as e:
+        welcome = str(e)
+    f.close()
+    assert welcome.startswith("421 Too many failed logins"), welcome
+started = time.time()
+eventually(refused_on_node_1, 3)
+print(f"ban seen on node 1 after {time.time() - started:.1f} s")
+# Node 0 dies with a's session open: its row counts until its heartbeat is overdue (15 s).
+os.kill(int(os.environ["NODE0_PID"]), signal.SIGKILL)
+expect_error("421 Too many sessions", login, 1)
+started = time.time()
+c = eventually(lambda: login(1), 30)
+print(f"dead node's session expired after {time.time() - started:.1f} s")
+c.quit(); b.quit()
+"""#, server: nodes[0], extra: ["NODE_PORTS": nodes.map { String($0.port) }.joined(separator: ","), "NODE0_PID": String(nodes[0].pid)])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(nodes[0].log)\n\(nodes[1].log)")
+        print(result.stdout)
     }
 }

@@ -26,6 +26,26 @@ BEGIN
         );
         INSERT INTO ferry_schema (version) VALUES (1);
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM ferry_schema WHERE version = 2) THEN
+        -- A row per live session on any node: max-sessions counts them. A node refreshes its rows'
+        -- heartbeat every few seconds; rows of a node that stopped beating (crashed) no longer count.
+        CREATE TABLE ferry_sessions (
+            id        text PRIMARY KEY,
+            node      text NOT NULL,
+            user_name text NOT NULL,
+            client    text NOT NULL,
+            started   timestamptz NOT NULL DEFAULT now(),
+            heartbeat timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX ferry_sessions_user ON ferry_sessions (user_name, heartbeat);
+        CREATE INDEX ferry_sessions_node ON ferry_sessions (node);
+        -- Addresses banned after repeated failed logins, on whichever node: every node refuses them.
+        CREATE TABLE ferry_bans (
+            address text PRIMARY KEY,
+            until   timestamptz NOT NULL
+        );
+        INSERT INTO ferry_schema (version) VALUES (2);
+    END IF;
 END
 $step$;
 COMMIT;

@@ -1,0 +1,92 @@
+import FTPCore
+import Glibc
+
+/// What the nodes of a cluster share through PostgreSQL besides the users: a row per live session, so
+/// a user's max-sessions holds across nodes, kept alive by this node's heartbeat; and login bans, so
+/// an address banned on one node is refused by all within a second (`FerryServer` syncs them). Every
+/// call blocks on the network: worker threads only.
+public final class ClusterRegistry: Sendable {
+    /// How often a node refreshes its session rows.
+    static let heartbeatSeconds = 5
+    /// A session row not refreshed for this long belongs to a node that is gone (crashed, killed):
+    /// it no longer counts, and is deleted.
+    static let expirySeconds = 15
+
+    /// This process, in its session rows: host name and PID, plus a random part (PIDs repeat).
+    static let node: String = {
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count - 1)
+        let name = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return "\(name)/\(getpid())/\(UInt32.random(in: 0...UInt32.max))"
+    }()
+
+    private static let lock = PostgresConnection.Statement(name: "ferry_session_lock", sql: "SELECT pg_advisory_xact_lock(hashtext($1))::text")
+    /// Inserted only while the user's live sessions are under their max-sessions (NULL: no limit).
+    private static let claim = PostgresConnection.Statement(name: "ferry_session_claim", sql: """
+        INSERT INTO ferry_sessions (id, node, user_name, client)
+        SELECT $1, $2, $3, $4 WHERE (SELECT max_sessions FROM ferry_users WHERE name = $3) IS NULL
+            OR (SELECT count(*) FROM ferry_sessions WHERE user_name = $3 AND heartbeat > now() - interval '\(expirySeconds) seconds')
+               < (SELECT max_sessions FROM ferry_users WHERE name = $3)
+        RETURNING id
+        """)
+    private static let release = PostgresConnection.Statement(name: "ferry_session_release", sql: "DELETE FROM ferry_sessions WHERE id = $1")
+    private static let beat = PostgresConnection.Statement(name: "ferry_session_heartbeat", sql: """
+        WITH beat AS (UPDATE ferry_sessions SET heartbeat = now() WHERE node = $1)
+        DELETE FROM ferry_sessions WHERE heartbeat < now() - interval '\(expirySeconds * 20) seconds'
+        """)
+    private static let ban = PostgresConnection.Statement(name: "ferry_ban", sql: """
+        INSERT INTO ferry_bans (address, until) VALUES ($1, now() + $2::int * interval '1 second')
+        ON CONFLICT (address) DO UPDATE SET until = greatest(ferry_bans.until, EXCLUDED.until)
+        """)
+    private static let bans = PostgresConnection.Statement(name: "ferry_bans",
+        sql: "SELECT address, ceil(extract(epoch FROM until - now()))::int::text FROM ferry_bans WHERE until > now()")
+
+    private let pool: PostgresPool
+
+    init(pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    /// Count a new session of `user` from `client` under `id`: false when the user is at their
+    /// max-sessions on the cluster. The check and the insert run under a lock on the user, so two
+    /// nodes cannot both admit the last session.
+    func claim(session id: String, user: String, client: String) throws(PostgresError) -> Bool {
+        try pool.withConnection { connection throws(PostgresError) in
+            try connection.execute("BEGIN")
+            do throws(PostgresError) {
+                _ = try connection.run(ClusterRegistry.lock, [user])
+                let admitted = try !connection.run(ClusterRegistry.claim, [id, ClusterRegistry.node, user, client]).isEmpty
+                try connection.execute("COMMIT")
+                return admitted
+            } catch {
+                try? connection.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// The session ended. A row that cannot be deleted now expires with this node's heartbeat.
+    func release(session id: String) {
+        _ = try? pool.withConnection { connection throws(PostgresError) in try connection.run(ClusterRegistry.release, [id]) }
+    }
+
+    /// Keep this node's session rows alive, and delete long-expired rows of nodes that are gone.
+    func heartbeat() throws(PostgresError) {
+        _ = try pool.withConnection { connection throws(PostgresError) in try connection.run(ClusterRegistry.beat, [ClusterRegistry.node]) }
+    }
+
+    /// `address` (a client prefix, as `LoginBans` counts it) is banned for `seconds` on every node.
+    func ban(_ address: IPAddress, seconds: Int64) throws(PostgresError) {
+        _ = try pool.withConnection { connection throws(PostgresError) in
+            try connection.run(ClusterRegistry.ban, [address.clientPrefix.description, String(seconds)])
+        }
+    }
+
+    /// The bans in force on the cluster, with the seconds each has left.
+    func activeBans() throws(PostgresError) -> [(IPAddress, Int64)] {
+        try pool.withConnection { connection throws(PostgresError) in try connection.run(ClusterRegistry.bans) }.compactMap { row in
+            guard let address = row[0].flatMap(IPAddress.init), let seconds = row[1].flatMap({ Int64($0) }) else { return nil }
+            return (address, seconds)
+        }
+    }
+}
