@@ -6,7 +6,7 @@ import Synchronization
 /// idle connection or opens one (up to `size`; beyond that it waits), and gives it back unless it
 /// broke. While the database cannot be reached, calls fail at once for a growing pause (0.5 s
 /// doubling to 10 s) instead of each waiting for a connect timeout, so logins get their 421 quickly;
-/// the first call after the pause tries again.
+/// the first call after the pause tries again. No statement runs longer than 5 s.
 final class PostgresPool: Sendable {
     private struct State {
         var idle: [PostgresConnection] = []
@@ -53,6 +53,9 @@ final class PostgresPool: Sendable {
         }
         do {
             let connection = try PostgresConnection(conninfo)
+            // A statement that hangs (a lock, an overloaded server) must not hold a worker thread
+            // for long: the login it serves gets its 421 instead.
+            try connection.execute("SET statement_timeout = 5000")
             state.withLock { $0.backoff = 500_000_000 }
             return connection
         } catch {

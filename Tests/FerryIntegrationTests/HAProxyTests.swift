@@ -83,6 +83,10 @@ struct TwoNodeCluster {
     let nodes: [FerryProcess]
     let balancer: HAProxyProcess
     let xferlogs: [URL]
+    /// Both nodes' /healthz port (each on its own address).
+    let metricsPort: UInt16
+    /// With per-node ranges, node 1's passive ports end here and node 2's begin after.
+    let lastPortOfFirstNode: UInt16
 
     init(contrib name: String) throws {
         let passive = try HAProxyProcess.freeRange(count: 16)
@@ -103,6 +107,8 @@ struct TwoNodeCluster {
                                       + ["--users", first.scratch.appendingPathComponent("users.txt").path], host: "127.0.0.4")
         nodes = [first, second]
         xferlogs = logs
+        metricsPort = metrics
+        lastPortOfFirstNode = half - 1
         balancer = try HAProxyProcess(contrib: name, nodes: (first.port, second.port), passive: passive, metricsPort: metrics)
     }
 
@@ -201,5 +207,63 @@ f.quit()
         }
         let served = cluster.logins("127.0.0.2")
         #expect(served[0] > 0 && served[1] > 0 && served[0] + served[1] == 8, "both nodes served sessions: \(served)")
+    }
+
+    /// Draining one node (SIGTERM): its /healthz turns 503, its running download finishes, new
+    /// sessions through the balancer reach the other node meanwhile, and the node exits with 0.
+    @Test func drainingANodeFinishesItsTransferWhileNewSessionsGoToTheOther() throws {
+        let cluster = try TwoNodeCluster(contrib: "haproxy-per-node-ranges.cfg")
+        defer { cluster.removeLogs() }
+        let big = cluster.nodes[0].home("alice").appendingPathComponent("big.bin")
+        try Disk.pattern(48 << 20, seed: 5).write(to: big)
+        let result = try Tool.python(FtplibTests.prelude + #"""
+import hashlib, re, signal, urllib.request, urllib.error
+pids = [int(p) for p in os.environ["NODE_PIDS"].split(",")]
+hosts = ["127.0.0.1", "127.0.0.4"]
+def through():
+    f = ftplib.FTP(source_address=("127.0.0.2", 0)); f.connect(HOST, PORT, timeout=30); f.login("alice", "secret")
+    return f
+def node_of(f):
+    numbers = [int(n) for n in re.findall(r"\d+", f.sendcmd("PASV").split("(")[1])]
+    return 0 if numbers[4] * 256 + numbers[5] <= int(os.environ["LAST_OF_FIRST"]) else 1
+def health(node):
+    try:
+        return urllib.request.urlopen(f"http://{hosts[node]}:{os.environ['METRICS']}/healthz", timeout=5).status
+    except urllib.error.HTTPError as e:
+        return e.code
+f = through()
+node = node_of(f)
+f.sendcmd("TYPE I")
+conn = f.transfercmd("RETR big.bin")
+digest = hashlib.sha256(conn.recv(1 << 16))
+os.kill(pids[node], signal.SIGTERM)
+time.sleep(0.5)
+assert health(node) == 503, "the draining node's health check fails"
+assert health(1 - node) == 200
+deadline = time.time() + 15
+while True:
+    try:
+        g = through()
+        break
+    except ftplib.all_errors as e:
+        assert time.time() < deadline, f"no session through the balancer while a node drains: {e}"
+        time.sleep(0.5)
+assert node_of(g) == 1 - node, "the new session is on the other node"
+g.quit()
+while True:
+    chunk = conn.recv(1 << 20)
+    if not chunk:
+        break
+    digest.update(chunk)
+conn.close()
+assert f.voidresp().startswith("226")
+assert digest.hexdigest() == hashlib.sha256(open(os.environ["FILE"], "rb").read()).hexdigest()
+print(f"drained node {node}")
+"""#, server: cluster.nodes[0], extra: ["HOST": "127.0.0.3", "PORT": String(cluster.balancer.controlPort), "FILE": big.path,
+                                          "NODE_PIDS": cluster.nodes.map { String($0.pid) }.joined(separator: ","),
+                                          "METRICS": String(cluster.metricsPort), "LAST_OF_FIRST": String(cluster.lastPortOfFirstNode)])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(cluster.nodes[0].log)\n\(cluster.nodes[1].log)")
+        let drained = result.stdout.contains("drained node 0") ? 0 : 1
+        #expect(cluster.nodes[drained].waitForExit(seconds: 15) == 0, "the drained node exits by itself, with 0")
     }
 }
