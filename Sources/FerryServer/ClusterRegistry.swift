@@ -20,15 +20,9 @@ public final class ClusterRegistry: Sendable {
         return "\(name)/\(getpid())/\(UInt32.random(in: 0...UInt32.max))"
     }()
 
-    private static let lock = PostgresConnection.Statement(name: "ferry_session_lock", sql: "SELECT pg_advisory_xact_lock(hashtext($1))::text")
-    /// Inserted only while the user's live sessions are under their max-sessions (NULL: no limit).
-    private static let claim = PostgresConnection.Statement(name: "ferry_session_claim", sql: """
-        INSERT INTO ferry_sessions (id, node, user_name, client)
-        SELECT $1, $2, $3, $4 WHERE (SELECT max_sessions FROM ferry_users WHERE name = $3) IS NULL
-            OR (SELECT count(*) FROM ferry_sessions WHERE user_name = $3 AND heartbeat > now() - interval '\(expirySeconds) seconds')
-               < (SELECT max_sessions FROM ferry_users WHERE name = $3)
-        RETURNING id
-        """)
+    /// contrib/postgresql/schema.sql's `ferry_claim_session`: the lock, the count and the insert in one round trip.
+    private static let claim = PostgresConnection.Statement(name: "ferry_session_claim",
+                                                            sql: "SELECT ferry_claim_session($1, $2, $3, $4, $5)::text")
     private static let release = PostgresConnection.Statement(name: "ferry_session_release", sql: "DELETE FROM ferry_sessions WHERE id = $1")
     private static let beat = PostgresConnection.Statement(name: "ferry_session_heartbeat", sql: """
         WITH beat AS (UPDATE ferry_sessions SET heartbeat = now() WHERE node = $1)
@@ -51,18 +45,10 @@ public final class ClusterRegistry: Sendable {
     /// max-sessions on the cluster. The check and the insert run under a lock on the user, so two
     /// nodes cannot both admit the last session.
     func claim(session id: String, user: String, client: String) throws(PostgresError) -> Bool {
-        try pool.withConnection { connection throws(PostgresError) in
-            try connection.execute("BEGIN")
-            do throws(PostgresError) {
-                _ = try connection.run(ClusterRegistry.lock, [user])
-                let admitted = try !connection.run(ClusterRegistry.claim, [id, ClusterRegistry.node, user, client]).isEmpty
-                try connection.execute("COMMIT")
-                return admitted
-            } catch {
-                try? connection.execute("ROLLBACK")
-                throw error
-            }
+        let rows = try pool.withConnection { connection throws(PostgresError) in
+            try connection.run(ClusterRegistry.claim, [id, ClusterRegistry.node, user, client, String(ClusterRegistry.expirySeconds)])
         }
+        return rows.first?.first == "true"
     }
 
     /// The session ended. A row that cannot be deleted now expires with this node's heartbeat.

@@ -12,10 +12,10 @@ import Testing
         let database = try PostgresCluster()
         let url = database.url(password: "not-for-logs")
         let first = try ferry(["user", "init", "--users", url])
-        #expect(first.status == 0 && first.stdout.contains("upgraded from version 0 to 2"), "\(first.stdout)\(first.stderr)")
+        #expect(first.status == 0 && first.stdout.contains("upgraded from version 0 to 3"), "\(first.stdout)\(first.stderr)")
         #expect(!first.stdout.contains("not-for-logs") && first.stdout.contains("ferry:***@"), "the password is never printed")
         let again = try ferry(["user", "init", "--users", url])
-        #expect(again.status == 0 && again.stdout.contains("up to date (version 2)"), "\(again.stdout)\(again.stderr)")
+        #expect(again.status == 0 && again.stdout.contains("up to date (version 3)"), "\(again.stdout)\(again.stderr)")
         let added = try ferry(["user", "add", "alice", "--users", url, "--home", "/srv/alice", "--password-stdin", "--quota", "1G",
                                "--max-sessions", "2", "--umask", "027", "--client-cert", "with-password"], input: "secret\n")
         #expect(added.status == 0, "\(added.stderr)")
@@ -77,7 +77,8 @@ f.quit()
         #expect(!server.log.contains("not-for-logs"))
     }
 
-    /// Two nodes on one database: a user's max-sessions counts the sessions of both, a ban started on
+    /// Two nodes on one database: a user's max-sessions counts the sessions of both (sixteen logins
+    /// racing on both nodes admit exactly two), a ban started on
     /// one refuses the address on the other within about a second, and the sessions of a node that
     /// dies stop counting once its heartbeat is overdue.
     @Test func maxSessionsAndBansHoldAcrossNodesAndADeadNodesSessionsExpire() throws {
@@ -107,8 +108,26 @@ def eventually(what, seconds):
             if time.time() > deadline:
                 raise AssertionError(f"not within {seconds} s: {e}")
             time.sleep(0.25)
-a = login(0)
-b = login(1)
+# Sixteen logins at once, alternating nodes: exactly two are admitted.
+import threading
+held, lock = [], threading.Lock()
+def attempt(i):
+    try:
+        f = login(i % 2)
+        with lock:
+            held.append(f)
+    except ftplib.error_temp as e:
+        assert str(e).startswith("421 Too many sessions"), e
+threads = [threading.Thread(target=attempt, args=(i,)) for i in range(16)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert len(held) == 2, f"{len(held)} sessions admitted for max-sessions 2"
+for f in held:
+    f.quit()
+a = eventually(lambda: login(0), 5)
+b = eventually(lambda: login(1), 5)
 expect_error("421 Too many sessions for alice (2)", login, 0)
 b.quit()
 b = eventually(lambda: login(1), 5)

@@ -46,6 +46,25 @@ BEGIN
         );
         INSERT INTO ferry_schema (version) VALUES (2);
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM ferry_schema WHERE version = 3) THEN
+        -- A login's session row in one round trip: under a lock on the user (two nodes cannot both
+        -- admit the last session), inserted only while the user's live sessions are under their
+        -- max_sessions. Each statement of a volatile function sees what committed before it, so the
+        -- count after the lock includes the session that held it.
+        CREATE FUNCTION ferry_claim_session(p_id text, p_node text, p_user text, p_client text, p_expiry_seconds integer)
+        RETURNS boolean LANGUAGE plpgsql VOLATILE AS $claim$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtext(p_user));
+            INSERT INTO ferry_sessions (id, node, user_name, client)
+            SELECT p_id, p_node, p_user, p_client
+            WHERE (SELECT max_sessions FROM ferry_users WHERE name = p_user) IS NULL
+               OR (SELECT count(*) FROM ferry_sessions WHERE user_name = p_user AND heartbeat > now() - p_expiry_seconds * interval '1 second')
+                  < (SELECT max_sessions FROM ferry_users WHERE name = p_user);
+            RETURN FOUND;
+        END
+        $claim$;
+        INSERT INTO ferry_schema (version) VALUES (3);
+    END IF;
 END
 $step$;
 COMMIT;
