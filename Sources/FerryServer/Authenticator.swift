@@ -33,22 +33,16 @@ public final class Authenticator: Sendable {
     /// Verify `user`/`password` on a worker thread; `completion` runs there too. `certified`: the
     /// client's verified certificate names the user (see `UserLimits.clientCertificate`).
     public func verify(user: String, password: Password, certified: Bool, completion: @escaping @Sendable (Outcome) -> Void) {
-        queue.async { [self] in
-            let record: UserRecord?
-            do throws(UserDirectoryUnavailable) {
-                record = try users?.record(named: user)
-            } catch {
-                return completion(.unavailable(reason: error.description))
-            }
+        decide(user, completion) { [self] record in
             let ok = PasswordHasher.verify(password.value, hash: record?.hash ?? dummyHash)
-            guard ok, let record else { return completion(.rejected(reason: "unknown user or bad password")) }
+            guard ok, let record else { return .rejected(reason: "unknown user or bad password") }
             switch record.limits.clientCertificate {
             case .withPassword? where !certified:
-                completion(.rejected(reason: "the user needs a client certificate naming them (client-cert=with-password)"))
+                return .rejected(reason: "the user needs a client certificate naming them (client-cert=with-password)")
             case .withoutPassword?:
-                completion(.rejected(reason: "the user logs in by client certificate only (client-cert=without-password)"))
+                return .rejected(reason: "the user logs in by client certificate only (client-cert=without-password)")
             default:
-                completion(accepted(record))
+                return accepted(record)
             }
         }
     }
@@ -56,17 +50,22 @@ public final class Authenticator: Sendable {
     /// The client's verified certificate names `user`: accepted if the user logs in by certificate
     /// alone; otherwise (another rule, or no such user) a password is asked for as usual.
     public func verifyCertificate(user: String, completion: @escaping @Sendable (Outcome) -> Void) {
+        decide(user, completion) { [self] record in
+            guard let record, record.limits.clientCertificate == .withoutPassword else { return .passwordRequired }
+            return accepted(record)
+        }
+    }
+
+    /// On a worker thread: look `user` up and answer with what `rule` makes of the record (nil: no
+    /// such user), or `.unavailable` when the directory cannot answer.
+    private func decide(_ user: String, _ completion: @escaping @Sendable (Outcome) -> Void,
+                        rule: @escaping @Sendable (UserRecord?) -> Outcome) {
         queue.async { [self] in
-            let record: UserRecord?
             do throws(UserDirectoryUnavailable) {
-                record = try users?.record(named: user)
+                completion(rule(try users?.record(named: user)))
             } catch {
-                return completion(.unavailable(reason: error.description))
+                completion(.unavailable(reason: error.description))
             }
-            guard let record, record.limits.clientCertificate == .withoutPassword else {
-                return completion(.passwordRequired)
-            }
-            completion(accepted(record))
         }
     }
 

@@ -127,8 +127,9 @@ final class LoginCoordinator {
                 } catch {
                     return .failure(error)
                 }
-            }) { [weak self] result in
-                guard let self else { return cluster.release(session: id) }
+            }) { [weak self, loop] result in
+                // A session gone meanwhile gives its row back, off the loop like every database call.
+                guard let self else { return loop.offload({ cluster.release(session: id) }) { _ in } }
                 switch result {
                 case .success(true):
                     self.clusterSession = id
