@@ -59,11 +59,15 @@ final class ProxyHeaderReader {
         case .incomplete: take = count
         case .invalid(let reason): return finish(.refused(reason))
         }
-        // These bytes were just peeked, so they are there to read.
-        var taken = [UInt8](repeating: 0, count: take)
-        let read = taken.withUnsafeMutableBytes { recv(fd, $0.baseAddress, take, 0) }
-        guard read == take else { return finish(.refused("the PROXY header could not be read: \(SystemError("recv").reason)")) }
-        received += taken
+        // These bytes were just peeked, so they are there to read: take exactly them, nothing after.
+        do {
+            guard case .processed(take) = try syscall("recv", { peeked.withUnsafeMutableBytes { recv(fd, $0.baseAddress, take, 0) } }) else {
+                return finish(.refused("the PROXY header could not be read whole"))
+            }
+        } catch {
+            return finish(.refused(error.description))
+        }
+        received += peeked[0..<take]
         if case .header(let header) = parse { finish(.header(header)) }
     }
 
