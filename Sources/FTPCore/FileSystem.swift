@@ -53,6 +53,8 @@ public struct FileSystemError: Error, Equatable, Sendable, CustomStringConvertib
     public static let notEmpty = FileSystemError(ENOTEMPTY)
     /// A FIFO, socket or device where a regular file is needed (distinct from a real EINVAL).
     public static let notRegularFile = FileSystemError(EINVAL, reason: "Not a regular file")
+    /// A cluster's shared quota count (in PostgreSQL) did not answer: the upload cannot be admitted.
+    public static let quotaUnavailable = FileSystemError(EAGAIN, reason: "the quota count of the cluster cannot be reached; try again later")
 
     /// The system's text for the error (`No such file or directory`).
     public var description: String {

@@ -35,7 +35,8 @@ public final class ClusterRegistry: Sendable {
     private static let bans = PostgresConnection.Statement(name: "ferry_bans",
         sql: "SELECT address, ceil(extract(epoch FROM until - now()))::int::text FROM ferry_bans WHERE until > now()")
 
-    private let pool: PostgresPool
+    /// Shared with the quota ledger (ClusterRegistry+Quota.swift).
+    let pool: PostgresPool
 
     init(pool: PostgresPool) {
         self.pool = pool

@@ -13,7 +13,7 @@ final class DataTransfer {
     /// With `tls`, the data connection is a TLS server endpoint held to `tlsPolicy`. Uploads obey
     /// `maxFileSize` and `quota`; `caps` bound the rate either way.
     init(kind: TransferKind, socket descriptor: consuming Descriptor, loop: any Scheduler, clock: MonotonicClock, stallSeconds: Int, tls: TLSConnection?,
-         tlsPolicy: DataTLSPolicy, caps: [TokenBucket], maxFileSize: UInt64?, quota: DiskQuota?,
+         tlsPolicy: DataTLSPolicy, caps: [TokenBucket], maxFileSize: UInt64?, quota: (any Quota)?,
          onFinish: @escaping (TransferOutcome) -> Void) {
         switch kind {
         case .retrieve(let file, let offset, let ascii):
@@ -21,7 +21,7 @@ final class DataTransfer {
                 ? BufferedSendPump(.file(file, offset: offset, ascii: ascii), loop: loop)
                 : SendfilePump(file: file, offset: offset)
         case .store(let file, let ascii):
-            pump = ReceivePump(file: file, ascii: ascii, maxFileSize: maxFileSize, quota: quota)
+            pump = ReceivePump(file: file, ascii: ascii, maxFileSize: maxFileSize, quota: quota, loop: loop)
         case .listing(.entries(let entries), let style):
             pump = BufferedSendPump(.entries(entries, style), loop: loop)
         case .listing(.directory(let handle), let style):

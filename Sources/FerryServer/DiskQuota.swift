@@ -2,15 +2,15 @@ import FerryReactor
 import Glibc
 import Synchronization
 
-/// A user's disk quota: bytes of disk their home takes, counted once at their first login (a walk of
-/// the home, off the event loops) and kept up to date as they upload and delete.
+/// A user's disk quota on one node: bytes of disk their home takes, counted once at their first
+/// login (a walk of the home, off the event loops) and kept up to date as they upload and delete.
 ///
 /// Every figure is allocated space (`st_blocks` × 512), the measure a disk quota means: a sparse file
 /// with a size of 1 TiB and one written byte costs one block, not 1 TiB, and deleting it gives back
-/// that block, not 1 TiB. An upload charges the bytes it writes as it goes (so it stops in time with
-/// EDQUOT, 552), and when it ends `settle` replaces that estimate with what the file really grew by.
-/// Every sum saturates: no file size can make the count overflow.
-public final class DiskQuota: Sendable {
+/// that block, not 1 TiB. An upload takes room as it goes (so it stops in time with EDQUOT, 552),
+/// and when it ends `settle` replaces that estimate with what the file really grew by. Every sum
+/// saturates: no file size can make the count overflow.
+public final class DiskQuota: Quota {
     public let limit: UInt64
     private let used: Mutex<UInt64>
 
@@ -19,26 +19,26 @@ public final class DiskQuota: Sendable {
         self.used = Mutex(used)
     }
 
-    /// Take `count` bytes; false (and nothing taken) when that would pass the limit.
-    public func charge(_ count: UInt64) -> Bool {
+    func take(_ wanted: Int) -> QuotaRoom {
         used.withLock { used in
-            guard count <= limit - min(used, limit) else { return false }
-            used += count
-            return true
+            let taken = min(UInt64(max(wanted, 0)), limit - min(used, limit))
+            guard taken > 0 else { return .full }
+            used += taken
+            return .bytes(Int(taken))
         }
     }
+
+    /// Everything is counted here: there is never more to fetch.
+    func refill(_ wanted: Int) -> QuotaRefill { .full }
 
     public func release(_ count: UInt64) {
         used.withLock { $0 -= min($0, count) }
     }
 
-    /// An upload charged `charged` bytes while it ran and the file's allocation grew by `grown`:
-    /// count the growth instead (even past the limit: the bytes are on disk; the next upload is refused).
     public func settle(charged: UInt64, grown: UInt64) {
         used.withLock { used in
             if grown >= charged {
-                let (sum, overflow) = used.addingReportingOverflow(grown - charged)
-                used = overflow ? .max : sum
+                used = used.saturatingAdd(grown - charged)
             } else {
                 used -= min(used, charged - grown)
             }
@@ -73,10 +73,7 @@ public final class DiskQuota: Sendable {
         }
         defer { closedir(dir) }
         var total: UInt64 = 0
-        func add(_ count: UInt64) {
-            let (sum, overflow) = total.addingReportingOverflow(count)
-            total = overflow ? .max : sum
-        }
+        func add(_ count: UInt64) { total = total.saturatingAdd(count) }
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
             if name == "." || name == ".." { continue }
@@ -93,5 +90,13 @@ public final class DiskQuota: Sendable {
             }
         }
         return total
+    }
+}
+
+extension UInt64 {
+    /// The sum, or `.max` where it would overflow.
+    func saturatingAdd(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }

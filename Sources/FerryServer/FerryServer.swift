@@ -167,6 +167,8 @@ public final class FerryServer {
             loop.stop()
             loop.join()
         }
+        // Quota room this node still holds goes back before it exits.
+        if context.cluster != nil { try? context.users.squareSharedQuotas(finally: true) }
     }
 
     /// SIGHUP: read the configuration, users file and certificate again; new sessions get them,
@@ -195,25 +197,27 @@ public final class FerryServer {
     }
 
     /// With users in PostgreSQL: take the bans other nodes started (so an address banned anywhere is
-    /// refused here within a second), and keep this node's session rows alive. Off the main loop;
+    /// refused here within a second), keep this node's session rows alive and square the users'
+    /// shared quotas (so space freed here is free on every node within a second). Off the main loop;
     /// a slow database skips ticks rather than piling them up.
     private func syncCluster() {
         guard let cluster = context.cluster, !clusterSyncing else { return }
         clusterSyncing = true
         clusterTicks += 1
-        let (bans, clock, logger) = (context.bans, context.clock, context.logger)
+        let (bans, clock, logger, users) = (context.bans, context.clock, context.logger, context.users)
         let beat = clusterTicks % ClusterRegistry.heartbeatSeconds == 1
         mainLoop.offload({ () -> String? in
             do throws(PostgresError) {
                 if beat { try cluster.heartbeat() }
                 for (address, seconds) in try cluster.activeBans() { bans.impose(address, seconds: seconds, now: clock.seconds) }
+                try users.squareSharedQuotas()
                 return nil
             } catch {
                 return error.description
             }
         }) { [unowned self] failure in
             self.clusterSyncing = false
-            if let failure, beat { logger.warning("cluster sync failed: bans and session heartbeats wait for the database", metadata: ["error": "\(failure)"]) }
+            if let failure, beat { logger.warning("cluster sync failed: bans, session heartbeats and quota counts wait for the database", metadata: ["error": "\(failure)"]) }
         }
     }
 

@@ -15,10 +15,10 @@ public final class JailedFileSystem: FileSystem, Sendable {
     /// STOR over an existing file writes beside it and renames on completion.
     private let atomicUploads: Bool
     /// The user's quota: bytes freed by deletes, truncation and replacement go back to it.
-    private let quota: DiskQuota?
+    private let quota: (any Quota)?
 
     /// A jail rooted at `home` (shared with the user's other sessions).
-    public init(home: HomeHandle, umask: UInt32 = 0o022, atomicUploads: Bool = false, quota: DiskQuota? = nil) {
+    init(home: HomeHandle, umask: UInt32 = 0o022, atomicUploads: Bool = false, quota: (any Quota)? = nil) {
         self.quota = quota
         self.umask = umask
         self.atomicUploads = atomicUploads

@@ -9,7 +9,7 @@ struct LoginGrant {
     let home: String
     let fileSystem: JailedFileSystem
     let maxFileSize: UInt64?
-    let quota: DiskQuota?
+    let quota: (any Quota)?
     /// Bandwidth caps: the server's own, and the user's shared ones.
     let downloadCaps: [TokenBucket]
     let uploadCaps: [TokenBucket]
@@ -38,6 +38,9 @@ final class LoginCoordinator {
         /// No login within the login timeout.
         case timedOut
     }
+
+    /// The 421 a login gets while the database behind users, sessions or quotas does not answer.
+    static let directoryUnavailable = "Service not available, try again later (the user directory cannot be reached)."
 
     private let loop: any Scheduler
     private let context: ServerContext
@@ -140,14 +143,14 @@ final class LoginCoordinator {
                     self.report(.refused("Too many sessions for \(account.name) (\(limits.maxSessions ?? 0)); try again later."))
                 case .failure(let error):
                     self.logger.error("login refused: the cluster's session table cannot be reached", metadata: ["user": "\(account.name)", "reason": "\(error)"])
-                    self.report(.refused("Service not available, try again later (the user directory cannot be reached)."))
+                    self.report(.refused(LoginCoordinator.directoryUnavailable))
                 }
             }
         case .passwordRequired:
             report(.passwordRequired)
         case .unavailable(let reason):
             logger.error("login refused: the user directory cannot answer", metadata: ["user": "\(user)", "reason": "\(reason)"])
-            report(.refused("Service not available, try again later (the user directory cannot be reached)."))
+            report(.refused(LoginCoordinator.directoryUnavailable))
         case .rejected(let reason):
             context.metrics.login(succeeded: false)
             logger.notice("login failed", metadata: ["user": "\(user)", "reason": "\(reason)"])
@@ -167,18 +170,38 @@ final class LoginCoordinator {
         }
     }
 
-    /// The user is who they say and may have another session: measure a quota first if this is
-    /// their first session here, then open the home.
+    /// The user is who they say and may have another session: open their quota first if this is
+    /// their first session here (off the loop: a walk of the home, and with a cluster the shared
+    /// count), then open the home.
     private func admitted(_ account: Account, home: String, limits: UserLimits) {
         guard !ended else { return }
-        if let limit = limits.quota, context.users.quota(for: account.name, limit: limit) == nil {
-            // First session of a user with a quota: measure the home off the loop.
+        guard let limit = limits.quota, context.users.quota(for: account.name, limit: limit) == nil else {
+            return enterHome(account, home: home, limits: limits)
+        }
+        guard let cluster = context.cluster else {
             loop.offload({ DiskQuota(limit: limit, used: DiskQuota.measure(home)) }) { [weak self] quota in
                 self?.enterHome(account, home: home, limits: limits, measured: quota)
             }
             return
         }
-        enterHome(account, home: home, limits: limits)
+        let user = account.name
+        loop.offload({ () -> Swift.Result<SharedQuota, PostgresError> in
+            do throws(PostgresError) {
+                return .success(try cluster.openQuota(user: user, limit: limit) { DiskQuota.measure(home) })
+            } catch {
+                return .failure(error)
+            }
+        }) { [weak self] opened in
+            guard let self else { return }
+            switch opened {
+            case .success(let quota):
+                self.enterHome(account, home: home, limits: limits, measured: quota)
+            case .failure(let error):
+                self.releaseClusterSession()
+                self.logger.error("login refused: the cluster's quota count cannot be reached", metadata: ["user": "\(user)", "reason": "\(error)"])
+                self.report(.refused(LoginCoordinator.directoryUnavailable))
+            }
+        }
     }
 
     /// Give the cluster's session row back (off the loop): the session ended, or its login did.
@@ -188,7 +211,7 @@ final class LoginCoordinator {
         loop.offload({ cluster.release(session: id) }) { _ in }
     }
 
-    private func enterHome(_ account: Account, home: String, limits: UserLimits, measured: DiskQuota? = nil) {
+    private func enterHome(_ account: Account, home: String, limits: UserLimits, measured: (any Quota)? = nil) {
         guard !ended else { return }
         guard let admission = context.users.enter(account.name, limits: limits, measured: measured) else {
             logger.notice("login refused: user at max-sessions", metadata: ["user": "\(account.name)"])

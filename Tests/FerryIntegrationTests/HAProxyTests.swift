@@ -75,10 +75,10 @@ final class HAProxyProcess {
     }
 }
 
-/// Two Ferry nodes sharing one folder (users file and homes), behind HAProxy as contrib/haproxy
-/// configures it: the nodes see the real client in every session and transfer, a file uploaded
-/// through one node is downloaded through the other, and a node that dies is replaced by the other
-/// for new sessions.
+/// Two Ferry nodes sharing one folder (users file and homes, or users in PostgreSQL), behind HAProxy
+/// as contrib/haproxy configures it: the nodes see the real client in every session and transfer, a
+/// file uploaded through one node is downloaded through the other, and a node that dies is replaced
+/// by the other for new sessions.
 struct TwoNodeCluster {
     let nodes: [FerryProcess]
     let balancer: HAProxyProcess
@@ -88,7 +88,9 @@ struct TwoNodeCluster {
     /// With per-node ranges, node 1's passive ports end here and node 2's begin after.
     let lastPortOfFirstNode: UInt16
 
-    init(contrib name: String) throws {
+    /// With `users` (a `postgresql://` URL) both nodes read their users there; else node 1's users
+    /// file serves both.
+    init(contrib name: String, users: String? = nil) throws {
         let passive = try HAProxyProcess.freeRange(count: 16)
         var metrics: UInt16 = 0
         for _ in 0..<50 where metrics == 0 {
@@ -102,9 +104,10 @@ struct TwoNodeCluster {
             ["--proxy-protocol", "required", "--trusted-proxies", "127.0.0.1", "--proxy-protocol-data", "--passive-address", "127.0.0.3",
              "--passive-ports", "\(ports.lowerBound)-\(ports.upperBound)", "--metrics-listen", "\(host):\(metrics)", "--xferlog", xferlog.path]
         }
-        let first = try FerryProcess(flags("127.0.0.1", perNode ? passive.lowerBound...(half - 1) : passive, logs[0]), users: true)
+        let first = try FerryProcess(flags("127.0.0.1", perNode ? passive.lowerBound...(half - 1) : passive, logs[0]) + (users.map { ["--users", $0] } ?? []),
+                                     users: users == nil)
         let second = try FerryProcess(flags("127.0.0.4", perNode ? half...passive.upperBound : passive, logs[1])
-                                      + ["--users", first.scratch.appendingPathComponent("users.txt").path], host: "127.0.0.4")
+                                      + ["--users", users ?? first.scratch.appendingPathComponent("users.txt").path], host: "127.0.0.4")
         nodes = [first, second]
         xferlogs = logs
         metricsPort = metrics
@@ -113,7 +116,7 @@ struct TwoNodeCluster {
     }
 
     /// Run an ftplib script as the client at `source`, through the balancer.
-    func client(_ source: String, _ script: String) throws -> ProcessResult {
+    func client(_ source: String, _ script: String, extraEnvironment: [String: String] = [:]) throws -> ProcessResult {
         try Tool.python(FtplibTests.prelude + """
         def through(user="alice", password="secret"):
             f = ftplib.FTP(source_address=("\(source)", 0))
@@ -121,7 +124,7 @@ struct TwoNodeCluster {
             f.login(user, password)
             return f
 
-        """ + script, server: nodes[0], extra: ["HOST": "127.0.0.3", "PORT": String(balancer.controlPort)])
+        """ + script, server: nodes[0], extra: ["HOST": "127.0.0.3", "PORT": String(balancer.controlPort)].merging(extraEnvironment) { $1 })
     }
 
     /// How many logins each node has logged for the client at `source`.

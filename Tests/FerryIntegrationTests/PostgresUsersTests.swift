@@ -12,10 +12,10 @@ import Testing
         let database = try PostgresCluster()
         let url = database.url(password: "not-for-logs")
         let first = try ferry(["user", "init", "--users", url])
-        #expect(first.status == 0 && first.stdout.contains("upgraded from version 0 to 3"), "\(first.stdout)\(first.stderr)")
+        #expect(first.status == 0 && first.stdout.contains("upgraded from version 0 to 4"), "\(first.stdout)\(first.stderr)")
         #expect(!first.stdout.contains("not-for-logs") && first.stdout.contains("ferry:***@"), "the password is never printed")
         let again = try ferry(["user", "init", "--users", url])
-        #expect(again.status == 0 && again.stdout.contains("up to date (version 3)"), "\(again.stdout)\(again.stderr)")
+        #expect(again.status == 0 && again.stdout.contains("up to date (version 4)"), "\(again.stdout)\(again.stderr)")
         let added = try ferry(["user", "add", "alice", "--users", url, "--home", "/srv/alice", "--password-stdin", "--quota", "1G",
                                "--max-sessions", "2", "--umask", "027", "--client-cert", "with-password"], input: "secret\n")
         #expect(added.status == 0, "\(added.stderr)")

@@ -65,6 +65,17 @@ BEGIN
         $claim$;
         INSERT INTO ferry_schema (version) VALUES (3);
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM ferry_schema WHERE version = 4) THEN
+        -- Each user's quota usage in bytes of disk, shared by the nodes: measured from the home by the
+        -- login that finds no other live session of the user, then moved by atomic UPDATEs as nodes take
+        -- room for uploads and give back what deletes free.
+        CREATE TABLE ferry_quota_usage (
+            user_name text PRIMARY KEY REFERENCES ferry_users (name) ON DELETE CASCADE ON UPDATE CASCADE,
+            used      bigint NOT NULL CHECK (used >= 0),
+            measured  timestamptz NOT NULL DEFAULT now()
+        );
+        INSERT INTO ferry_schema (version) VALUES (4);
+    END IF;
 END
 $step$;
 COMMIT;

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+/// The whole cluster: two Ferry nodes with their users in a real PostgreSQL, behind a real HAProxy
+/// (contrib/haproxy/haproxy-per-node-ranges.cfg), sharing one folder as their storage.
+@Suite(.serialized) struct ClusterTests {
+    private func ferry(_ arguments: [String], input: String? = nil) throws -> ProcessResult {
+        try Tool.run(FerryProcess.binary, arguments, input: input.map { Data($0.utf8) })
+    }
+
+    /// ftplib, curl and lftp log in with PostgreSQL users through the balancer from 127.0.0.2, which
+    /// the nodes log; a file uploaded through one node is downloaded through the other; and one
+    /// quota holds across both nodes: an upload through one is refused once the other used the room,
+    /// and space deleted through one is free for the other within a few seconds.
+    @Test func postgresUsersThroughTheBalancerShareFilesAndOneQuota() throws {
+        let database = try PostgresCluster()
+        let url = database.url()
+        #expect(try ferry(["user", "init", "--users", url]).status == 0)
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shared-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        for (user, password, limits) in [("alice", "secret", ["--quota", "1000000"]), ("bob", "bob-pw", [])] {
+            let added = try ferry(["user", "add", user, "--users", url, "--home", home.appendingPathComponent(user).path, "--password-stdin"] + limits,
+                                  input: password + "\n")
+            #expect(added.status == 0, "\(added.stderr)")
+            try FileManager.default.createDirectory(at: home.appendingPathComponent(user), withIntermediateDirectories: true)
+        }
+        let cluster = try TwoNodeCluster(contrib: "haproxy-per-node-ranges.cfg", users: url)
+        defer { cluster.removeLogs() }
+        let logs = { "\(cluster.nodes[0].log)\n\(cluster.nodes[1].log)" }
+        let quota = try cluster.client("127.0.0.2", #"""
+import re
+def node_of(f):
+    numbers = [int(n) for n in re.findall(r"\d+", f.sendcmd("PASV").split("(")[1])]
+    return 0 if numbers[4] * 256 + numbers[5] <= int(os.environ["LAST_OF_FIRST"]) else 1
+a = through(); a.sendcmd("TYPE I")
+b = through(); b.sendcmd("TYPE I")
+assert node_of(a) != node_of(b), "leastconn sent the second session to the other node"
+payload = os.urandom(300000)
+a.storbinary("STOR shared.bin", io.BytesIO(payload))
+got = io.BytesIO(); b.retrbinary("RETR shared.bin", got.write)
+assert got.getvalue() == payload, "uploaded through one node, downloaded through the other"
+# A quota of 1 000 000 bytes: about 300 KB and 500 KB used through a's node leave too little for
+# 400 KB through b's.
+a.storbinary("STOR a1.bin", io.BytesIO(b"a" * 500000))
+expect_error("552", b.storbinary, "STOR b1.bin", io.BytesIO(b"b" * 400000))
+b.delete("b1.bin")
+b.delete("shared.bin")
+# What b's node freed reaches the cluster's count within about a second.
+deadline = time.time() + 10
+while True:
+    try:
+        a.storbinary("STOR a2.bin", io.BytesIO(b"c" * 400000))
+        break
+    except ftplib.error_perm as e:
+        assert str(e).startswith("552") and time.time() < deadline, f"the space freed through the other node never came back: {e}"
+        time.sleep(0.5)
+print(f"freed space usable through the other node after {10 - (deadline - time.time()):.1f} s")
+expect_error("552", b.storbinary, "STOR b2.bin", io.BytesIO(b"d" * 200000))
+a.quit(); b.quit()
+"""#, extraEnvironment: ["LAST_OF_FIRST": String(cluster.lastPortOfFirstNode)])
+        #expect(quota.status == 0, "\(quota.stdout)\(quota.stderr)\n\(logs())")
+        print(quota.stdout)
+        let stored = try FileManager.default.contentsOfDirectory(atPath: home.appendingPathComponent("alice").path).reduce(0) { total, name in
+            total + ((try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent("alice/\(name)").path)[.size] as? Int) ?? 0)
+        }
+        #expect(stored <= 1_000_000, "\(stored) bytes stored under a quota of 1 000 000")
+        #expect((try? Data(contentsOf: home.appendingPathComponent("alice/a2.bin")))?.count == 400_000)
+
+        // curl and lftp, with bob, each through whichever node the balancer picks.
+        let payload = cluster.nodes[0].scratch.appendingPathComponent("payload.bin")
+        try Disk.pattern(2_000_000, seed: 3).write(to: payload)
+        let base = "ftp://127.0.0.3:\(cluster.balancer.controlPort)"
+        let up = try Tool.run("curl", ["-sS", "--max-time", "30", "--interface", "127.0.0.2", "-u", "bob:bob-pw", "-T", payload.path, "\(base)/curl.bin"])
+        #expect(up.status == 0, "\(up.stderr)\n\(logs())")
+        let back = cluster.nodes[0].scratch.appendingPathComponent("curl-back.bin")
+        let down = try Tool.run("curl", ["-sS", "--max-time", "30", "--interface", "127.0.0.2", "-u", "bob:bob-pw", "-o", back.path, "\(base)/curl.bin"])
+        #expect(down.status == 0 && (try? Data(contentsOf: back)) == Disk.pattern(2_000_000, seed: 3), "\(down.stderr)")
+        let settings = "set net:max-retries 1; set net:timeout 20; set cmd:fail-exit true; set ftp:passive-mode true; set net:socket-bind-ipv4 127.0.0.2"
+        let lftpBack = cluster.nodes[0].scratch.appendingPathComponent("lftp-back.bin")
+        let lftp = try Tool.run("lftp", ["-c", "\(settings); open -u bob,bob-pw -p \(cluster.balancer.controlPort) 127.0.0.3; "
+                                         + "put \(payload.path) -o lftp.bin; get lftp.bin -o \(lftpBack.path)"], timeout: 60)
+        #expect(lftp.status == 0, "\(lftp.stderr)\n\(logs())")
+        #expect((try? Data(contentsOf: home.appendingPathComponent("bob/lftp.bin"))) == Disk.pattern(2_000_000, seed: 3))
+        #expect((try? Data(contentsOf: lftpBack)) == Disk.pattern(2_000_000, seed: 3))
+        let logins = cluster.logins("127.0.0.2")
+        #expect(logins[0] > 0 && logins[1] > 0 && logins[0] + logins[1] == 5, "every login logged with the real client, on both nodes: \(logins)")
+    }
+}
