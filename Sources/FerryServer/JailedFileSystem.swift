@@ -170,6 +170,12 @@ public final class JailedFileSystem: FileSystem, Sendable {
         quota?.release(replaced)
     }
 
+    /// fsync the folder `path` is in, so a new or renamed entry there is on stable storage.
+    func syncFolder(of path: VirtualPath) throws(FileSystemError) {
+        let folder = try openInJail(path.parent.relative, O_RDONLY | O_DIRECTORY)
+        guard fsync(folder.rawValue) == 0 else { throw FileSystemError(errno) }
+    }
+
     /// Acts on an opened descriptor, not a path: utimensat/fchmodat would follow a symlink out of the jail.
     private func withOpened(_ path: VirtualPath, _ body: (Int32) -> Int32) throws(FileSystemError) {
         let file = try openInJail(path.relative, O_RDONLY | ferry_O_NONBLOCK)

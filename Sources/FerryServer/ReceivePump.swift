@@ -269,9 +269,7 @@ final class ReceivePump: TransferPump {
             let now = ReceivePump.allocated(file)
             quota.settle(charged: charged, grown: now - min(now, allocatedAtStart))
         }
-        if let error = file.descriptor.close(), case .completed = outcome {
-            return .fileError(error, bytes: bytes)
-        }
+        // The file stays open: `TransferFiles.finishUpload` syncs and closes it off the loop.
         return outcome
     }
 

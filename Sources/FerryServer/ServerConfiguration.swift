@@ -66,6 +66,8 @@ public struct ServerConfiguration: Sendable {
     public var umask: UInt32 = 0o022
     /// STOR over an existing file writes a temporary file and renames it over the target when complete.
     public var atomicUploads = false
+    /// An upload's 226 waits for fsync of the file and its folder.
+    public var fsyncUploads = false
     /// Commands run for server events (see `EventHooks`), their time limit and how many may run at once.
     public var hooks: [EventHooks.Event: String] = [:]
     public var hookTimeout = 30

@@ -94,6 +94,9 @@ public enum Settings {
         spec("atomic-uploads", .boolean, "false", "STOR over an existing file replaces it only when the upload is complete (readers never see it torn).") { value, config throws(ConfigError) in
             config.atomicUploads = try boolean(value)
         },
+        spec("fsync-uploads", .boolean, "false", "Answer 226 only once the uploaded file and its folder are on stable storage (fsync): for shared homes on network file systems that acknowledge writes before they are durable.") { value, config throws(ConfigError) in
+            config.fsyncUploads = try boolean(value)
+        },
         spec("umask", .string, "\"022\"", "umask for files and folders clients create, octal (a user's own umask wins).") { value, config throws(ConfigError) in
             let text = try string(value)
             guard let mask = UInt32(text, radix: 8), mask <= 0o777 else { throw ConfigError("\(text): use octal, like 022") }

@@ -50,11 +50,19 @@ final class TransferCoordinator {
         if case .store = request.kind { upload = true } else { upload = false }
         let configuration = context.configuration
         let tls = connection.tls
+        var finished = onEnded
+        if case .store(let file, _) = request.kind {
+            // Made final off the loop, whether or not this coordinator is still there to hear of it.
+            let (fileSystem, durable, onEnded) = (grant?.fileSystem, configuration.fsyncUploads, onEnded)
+            finished = { [loop] outcome in
+                loop.offload({ TransferFiles.finishUpload(request, file, outcome, durable: durable, in: fileSystem) }) { onEnded($0) }
+            }
+        }
         let transfer = DataTransfer(
             kind: request.kind, socket: connection.socket, loop: loop, clock: context.clock, stallSeconds: configuration.transferStallTimeout, tls: tls,
             tlsPolicy: DataTLSPolicy(requireResumption: configuration.tlsSessionReuseRequired, requireCloseNotify: configuration.tlsCloseNotifyRequired),
             caps: (upload ? grant?.uploadCaps : grant?.downloadCaps) ?? [], maxFileSize: upload ? grant?.maxFileSize : nil,
-            quota: upload ? grant?.quota : nil, onFinish: onEnded)
+            quota: upload ? grant?.quota : nil, onFinish: finished)
         self.transfer = transfer
         transfer.start()
     }
@@ -68,8 +76,8 @@ final class TransferCoordinator {
         }
     }
 
-    /// A reported end: close a file that never moved or settle one that did, record the transfer,
-    /// give back the data channel. The outcome to answer with, and whether the data connection
+    /// A reported end (an upload's file already made final): close a file that never moved, record
+    /// the transfer, give back the data channel. The outcome to answer with, and whether the data connection
     /// resumed a TLS session; nil when no transfer was running.
     func settle(_ reported: TransferOutcome, account: Account?) -> (outcome: TransferOutcome, resumedTLS: Bool)? {
         guard let request else { return nil }
@@ -78,16 +86,10 @@ final class TransferCoordinator {
         let resumedTLS = transfer?.resumedTLSSession ?? false
         transfer = nil
         channel.close()
-        let outcome: TransferOutcome
-        if started {
-            outcome = TransferFiles.settle(request, reported, in: grant?.fileSystem)
-        } else {
-            TransferFiles.discardUnstarted(request, in: grant?.fileSystem)
-            outcome = reported
-        }
-        recorder.record(request, outcome, seconds: Int(context.clock.seconds - startedAt), account: account,
+        if !started { TransferFiles.discardUnstarted(request, in: grant?.fileSystem) }
+        recorder.record(request, reported, seconds: Int(context.clock.seconds - startedAt), account: account,
                         grant: grant, logger: logger)
-        return (outcome, resumedTLS)
+        return (reported, resumedTLS)
     }
 
     /// The session ends: a running transfer is aborted (its end is still reported and settled); one

@@ -18,8 +18,8 @@ protocol TransferPump: AnyObject {
     /// Downloads and listings send; uploads receive.
     var sends: Bool { get }
     func pump(_ socket: DataSocket) -> PumpStep
-    /// The transfer ended: release the file. An upload settles its quota here, and a close error
-    /// turns its completion into a failure (a 226 must mean the data is in the file).
+    /// The transfer ended: a download closes its file; an upload settles its quota and leaves its
+    /// file to `TransferFiles.finishUpload`, which closes it off the loop.
     func finish(_ outcome: TransferOutcome) -> TransferOutcome
 }
 

@@ -45,6 +45,8 @@ struct ServeSettings: ParsableArguments {
     var uploadRate: String?
     @Flag(name: .customLong("atomic-uploads"), help: "STOR over an existing file replaces it only when the upload is complete (readers never see it torn).")
     var atomicUploads = false
+    @Flag(name: .customLong("fsync-uploads"), help: "Answer 226 only once the uploaded file and its folder are on stable storage (fsync): for shared homes on network file systems that acknowledge writes before they are durable.")
+    var fsyncUploads = false
     @Option(name: .customLong("umask"), help: "umask for files and folders clients create, octal (a user's own umask wins) (default: 022).")
     var umask: String?
     @Option(name: .customLong("idle-timeout"), help: "Seconds a control connection may stay silent (default: 300).")
@@ -125,6 +127,7 @@ struct ServeSettings: ParsableArguments {
         values["download-rate"] = downloadRate.map(SettingValue.string)
         values["upload-rate"] = uploadRate.map(SettingValue.string)
         values["atomic-uploads"] = atomicUploads ? .boolean(true) : nil
+        values["fsync-uploads"] = fsyncUploads ? .boolean(true) : nil
         values["umask"] = umask.map(SettingValue.string)
         values["idle-timeout"] = idleTimeout.map(SettingValue.integer)
         values["data-timeout"] = dataTimeout.map(SettingValue.integer)

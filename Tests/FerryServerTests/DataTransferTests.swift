@@ -71,6 +71,8 @@ final class TransferFixture {
     private(set) var client = ClientEnd(-1)
     /// How the transfer ended, once it has.
     private(set) var outcome: TransferOutcome?
+    /// An upload's file, which `TransferFiles.finishUpload` would close.
+    private var uploaded: OpenedFile?
 
     init() throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -78,6 +80,7 @@ final class TransferFixture {
 
     deinit {
         if client.fd >= 0 { close(client.fd) }
+        uploaded?.descriptor.close()
         try? FileManager.default.removeItem(at: folder)
     }
 
@@ -103,11 +106,12 @@ final class TransferFixture {
     }
 
     /// Start `kind` on a fresh loopback connection; the test plays the client on `client`.
-    func start(_ kind: TransferKind, stallSeconds: Int = 30, caps: [TokenBucket] = [], maxFileSize: UInt64? = nil) throws {
+    func start(_ kind: TransferKind, stallSeconds: Int = 30, caps: [TokenBucket] = [], maxFileSize: UInt64? = nil, quota: (any Quota)? = nil) throws {
+        if case .store(let file, _) = kind { uploaded = file }
         let pair = try LoopbackPair()
         client = ClientEnd(pair.client.release())
         transfer = DataTransfer(kind: kind, socket: pair.server, loop: loop, clock: loop.clock, stallSeconds: stallSeconds, tls: nil,
-                                tlsPolicy: plain, caps: caps, maxFileSize: maxFileSize, quota: nil) { [unowned self] in self.outcome = $0 }
+                                tlsPolicy: plain, caps: caps, maxFileSize: maxFileSize, quota: quota) { [unowned self] in self.outcome = $0 }
         transfer?.start()
     }
 }
@@ -161,6 +165,26 @@ private func random(_ count: Int) -> [UInt8] {
         }
         #expect(error.code == EFBIG && bytes <= 1000)
         #expect(try f.contents("big.bin").count <= 1000)
+    }
+
+    /// A cluster's quota of 20 MiB: the upload reads only the room it holds, waits (socket paused)
+    /// while a worker takes the next block from the ledger, and stops at exactly the limit when the
+    /// ledger has no more.
+    @Test func anUploadUnderASharedQuotaWaitsForEachBlockAndStopsAtTheLimit() throws {
+        let f = try TransferFixture()
+        let ledger = MemoryLedger(used: 0)
+        try f.start(.store(f.uploadTarget("shared.bin"), ascii: false), quota: SharedQuota(user: "alice", limit: 20 << 20, ledger: ledger))
+        _ = f.client.send([UInt8](repeating: 0x5a, count: 24 << 20), loop: f.loop)
+        shutdown(f.client.fd, Int32(SHUT_WR))
+        #expect(f.loop.run { f.outcome != nil })
+        guard case .fileError(let error, let bytes) = f.outcome else {
+            Issue.record("expected the quota to stop it, got \(String(describing: f.outcome))")
+            return
+        }
+        #expect(error.code == EDQUOT && bytes == 20 << 20)
+        #expect(try f.contents("shared.bin").count == 20 << 20)
+        #expect(ledger.reservations == [16 << 20, 4 << 20, 0], "a block, what was left, then nothing")
+        #expect(ledger.used == 20 << 20)
     }
 
     @Test func aCappedDownloadMovesOnlyAsTheClockAllows() throws {

@@ -73,10 +73,12 @@ import Testing
     }
 }
 
-/// A ledger in memory, like `ferry_quota_usage`'s row for one user.
-private final class MemoryLedger: QuotaLedger, @unchecked Sendable {
+/// A ledger in memory, like `ferry_quota_usage`'s row for one user (used from one thread at a time).
+final class MemoryLedger: QuotaLedger, @unchecked Sendable {
     var used: UInt64
     var failing = false
+    /// What each `reserve` granted.
+    private(set) var reservations: [UInt64] = []
 
     init(used: UInt64) {
         self.used = used
@@ -86,6 +88,7 @@ private final class MemoryLedger: QuotaLedger, @unchecked Sendable {
         if failing { throw PostgresError("down", connectionLost: true) }
         let granted = min(count, limit - min(used, limit))
         used += granted
+        reservations.append(granted)
         return granted
     }
 
