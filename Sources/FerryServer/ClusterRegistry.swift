@@ -2,8 +2,9 @@ import FTPCore
 import Glibc
 
 /// What the nodes of a cluster share through PostgreSQL besides the users: a row per live session, so
-/// a user's max-sessions holds across nodes, kept alive by this node's heartbeat; and login bans, so
-/// an address banned on one node is refused by all within a second (`FerryServer` syncs them). Every
+/// a user's max-sessions holds across nodes, kept alive by this node's heartbeat; failed logins and
+/// the bans they lead to, so an address banned on one node is refused by all within a second
+/// (`FerryServer` syncs them); and quota counts (ClusterRegistry+Quota.swift). Every
 /// call blocks on the network: worker threads only.
 public final class ClusterRegistry: Sendable {
     /// How often a node refreshes its session rows.
@@ -24,14 +25,15 @@ public final class ClusterRegistry: Sendable {
     private static let claim = PostgresConnection.Statement(name: "ferry_session_claim",
                                                             sql: "SELECT ferry_claim_session($1, $2, $3, $4, $5)::text")
     private static let release = PostgresConnection.Statement(name: "ferry_session_release", sql: "DELETE FROM ferry_sessions WHERE id = $1")
+    /// Also forgets, for every node, bans over for an hour and failure counts a day old.
     private static let beat = PostgresConnection.Statement(name: "ferry_session_heartbeat", sql: """
-        WITH beat AS (UPDATE ferry_sessions SET heartbeat = now() WHERE node = $1)
+        WITH beat AS (UPDATE ferry_sessions SET heartbeat = now() WHERE node = $1),
+             old_bans AS (DELETE FROM ferry_bans WHERE until < now() - interval '1 hour'),
+             old_failures AS (DELETE FROM ferry_login_failures WHERE last_failure < now() - interval '1 day')
         DELETE FROM ferry_sessions WHERE heartbeat < now() - interval '\(expirySeconds * 20) seconds'
         """)
-    private static let ban = PostgresConnection.Statement(name: "ferry_ban", sql: """
-        INSERT INTO ferry_bans (address, until) VALUES ($1, now() + $2::int * interval '1 second')
-        ON CONFLICT (address) DO UPDATE SET until = greatest(ferry_bans.until, EXCLUDED.until)
-        """)
+    /// contrib/postgresql/schema.sql's `ferry_login_failed`: count, and ban at the limit, in one round trip.
+    private static let failure = PostgresConnection.Statement(name: "ferry_login_failed", sql: "SELECT ferry_login_failed($1, $2, $3)::text")
     private static let bans = PostgresConnection.Statement(name: "ferry_bans",
         sql: "SELECT address, ceil(extract(epoch FROM until - now()))::int::text FROM ferry_bans WHERE until > now()")
 
@@ -62,11 +64,14 @@ public final class ClusterRegistry: Sendable {
         _ = try pool.withConnection { connection throws(PostgresError) in try connection.run(ClusterRegistry.beat, [ClusterRegistry.node]) }
     }
 
-    /// `address` (a client prefix, as `LoginBans` counts it) is banned for `seconds` on every node.
-    func ban(_ address: IPAddress, seconds: Int64) throws(PostgresError) {
-        _ = try pool.withConnection { connection throws(PostgresError) in
-            try connection.run(ClusterRegistry.ban, [address.clientPrefix.description, String(seconds)])
+    /// A login from `address` failed on this node: count it for the cluster (per client prefix, as
+    /// `LoginBans` counts). True when it was the `maxFailures`th within `banSeconds` on any nodes,
+    /// which bans the address on every node for `banSeconds`.
+    func loginFailed(_ address: IPAddress, maxFailures: Int, banSeconds: Int64) throws(PostgresError) -> Bool {
+        let rows = try pool.withConnection { connection throws(PostgresError) in
+            try connection.run(ClusterRegistry.failure, [address.clientPrefix.description, String(maxFailures), String(banSeconds)])
         }
+        return rows.first?.first == "true"
     }
 
     /// The bans in force on the cluster, with the seconds each has left.

@@ -154,11 +154,20 @@ final class LoginCoordinator {
         case .rejected(let reason):
             context.metrics.login(succeeded: false)
             logger.notice("login failed", metadata: ["user": "\(user)", "reason": "\(reason)"])
-            if let seconds = context.bans.failed(peerAddress, now: context.clock.seconds) {
+            let bannedHere = context.bans.failed(peerAddress, now: context.clock.seconds)
+            if let seconds = bannedHere {
                 logger.warning("address banned after repeated failed logins", metadata: ["seconds": "\(seconds)"])
-                if let cluster = context.cluster {
-                    let address = peerAddress
-                    loop.offload({ try? cluster.ban(address, seconds: seconds) }) { _ in }
+            }
+            if let cluster = context.cluster {
+                // The cluster counts this node's failures with the others'; a ban started here is
+                // the cluster's at once (limit 1), whatever its count says.
+                let (address, bans, clock, logger) = (peerAddress, context.bans, context.clock, logger)
+                let banSeconds = Int64(context.configuration.banSeconds)
+                let maxFailures = bannedHere == nil ? context.configuration.maxFailedLoginsPerIP : 1
+                loop.offload({ try? cluster.loginFailed(address, maxFailures: maxFailures, banSeconds: banSeconds) }) { banned in
+                    guard banned == true, bannedHere == nil else { return }
+                    bans.impose(address, seconds: banSeconds, now: clock.seconds)
+                    logger.warning("address banned after repeated failed logins on the cluster", metadata: ["seconds": "\(banSeconds)"])
                 }
             }
             delayTimer = loop.timer { [weak self] in

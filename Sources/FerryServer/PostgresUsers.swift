@@ -82,6 +82,33 @@ public final class PostgresUsers: Sendable {
                 used      bigint NOT NULL CHECK (used >= 0),
                 measured  timestamptz NOT NULL DEFAULT now()
             );
+            -- Failed logins per client address on any node, so a balancer spreading one client's guesses
+            -- over the nodes does not multiply its attempts: the failure that reaches the limit bans the
+            -- address on every node. A count older than the ban time starts again.
+            CREATE TABLE ferry_login_failures (
+                address      text PRIMARY KEY,
+                failures     integer NOT NULL,
+                last_failure timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE FUNCTION ferry_login_failed(p_address text, p_max_failures integer, p_ban_seconds integer)
+            RETURNS boolean LANGUAGE plpgsql VOLATILE AS $failed$
+            DECLARE
+                counted integer;
+            BEGIN
+                INSERT INTO ferry_login_failures AS f (address, failures) VALUES (p_address, 1)
+                ON CONFLICT (address) DO UPDATE
+                    SET failures = CASE WHEN f.last_failure < now() - p_ban_seconds * interval '1 second' THEN 1 ELSE f.failures + 1 END,
+                        last_failure = now()
+                RETURNING failures INTO counted;
+                IF counted < p_max_failures THEN
+                    RETURN false;
+                END IF;
+                DELETE FROM ferry_login_failures WHERE address = p_address;
+                INSERT INTO ferry_bans (address, until) VALUES (p_address, now() + p_ban_seconds * interval '1 second')
+                ON CONFLICT (address) DO UPDATE SET until = greatest(ferry_bans.until, EXCLUDED.until);
+                RETURN true;
+            END
+            $failed$;
             INSERT INTO ferry_schema (version) VALUES (4);
         END IF;
     END

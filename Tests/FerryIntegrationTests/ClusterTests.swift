@@ -86,4 +86,54 @@ a.quit(); b.quit()
         let logins = cluster.logins("127.0.0.2")
         #expect(logins[0] > 0 && logins[1] > 0 && logins[0] + logins[1] == 5, "every login logged with the real client, on both nodes: \(logins)")
     }
+
+    /// A client whose wrong passwords the balancer spreads over both nodes is counted once for the
+    /// cluster: with `--max-failed-logins-per-ip 2`, one failure on each node bans it, and both
+    /// nodes refuse it within about a second.
+    @Test func failedLoginsCountAcrossNodesAndTheBanHoldsOnBoth() throws {
+        let database = try PostgresCluster()
+        let url = database.url()
+        #expect(try ferry(["user", "init", "--users", url]).status == 0)
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shared-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        #expect(try ferry(["user", "add", "alice", "--users", url, "--home", home.path, "--password-stdin"], input: "secret\n").status == 0)
+        let cluster = try TwoNodeCluster(contrib: "haproxy-per-node-ranges.cfg", users: url, flags: ["--max-failed-logins-per-ip", "2"])
+        defer { cluster.removeLogs() }
+        let result = try cluster.client("127.0.0.2", #"""
+def attempt(source, password):
+    f = ftplib.FTP(source_address=(source, 0)); f.connect(HOST, PORT, timeout=30)
+    expect_error("530", f.login, "alice", password)
+    return f
+# leastconn: a session held from 127.0.0.2 sends the first guess to the other node, and closing it
+# sends the second guess back to the first.
+held = through()
+first = attempt("127.0.0.5", "wrong-1")
+held.quit()
+second = attempt("127.0.0.5", "wrong-2")
+first.close(); second.close()
+deadline = time.time() + 5
+refusals = 0
+while refusals < 4:
+    f = ftplib.FTP(source_address=("127.0.0.5", 0))
+    try:
+        welcome = f.connect(HOST, PORT, timeout=10)
+    except ftplib.error_temp as e:
+        welcome = str(e)
+    f.close()
+    if welcome.startswith("421 Too many failed logins"):
+        refusals += 1
+    else:
+        assert time.time() < deadline, f"not banned on both nodes: {welcome}"
+        time.sleep(0.25)
+through().quit()
+"""#)
+        let logs = "\(cluster.nodes[0].log)\n\(cluster.nodes[1].log)"
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)\n\(logs)")
+        let failures = cluster.nodes.map { node in node.log.split(separator: "\n").filter { $0.contains("client=127.0.0.5:") && $0.contains("login failed") }.count }
+        #expect(failures == [1, 1], "one failure on each node: \(failures)")
+        #expect(logs.contains("address banned after repeated failed logins on the cluster"), "\(logs)")
+        let refused = cluster.nodes.map { $0.log.split(separator: "\n").contains { $0.contains("client=127.0.0.5:") && $0.contains("Too many failed logins") } }
+        #expect(refused == [true, true], "both nodes refused the banned address: \(refused)")
+    }
 }

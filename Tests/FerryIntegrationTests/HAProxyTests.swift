@@ -89,8 +89,8 @@ struct TwoNodeCluster {
     let lastPortOfFirstNode: UInt16
 
     /// With `users` (a `postgresql://` URL) both nodes read their users there; else node 1's users
-    /// file serves both.
-    init(contrib name: String, users: String? = nil) throws {
+    /// file serves both. `flags` go to both nodes.
+    init(contrib name: String, users: String? = nil, flags extra: [String] = []) throws {
         let passive = try HAProxyProcess.freeRange(count: 16)
         var metrics: UInt16 = 0
         for _ in 0..<50 where metrics == 0 {
@@ -102,7 +102,7 @@ struct TwoNodeCluster {
         let logs = (0..<2).map { _ in FileManager.default.temporaryDirectory.appendingPathComponent("ferry-cluster-\(UUID().uuidString).log") }
         func flags(_ host: String, _ ports: ClosedRange<UInt16>, _ xferlog: URL) -> [String] {
             ["--proxy-protocol", "required", "--trusted-proxies", "127.0.0.1", "--proxy-protocol-data", "--passive-address", "127.0.0.3",
-             "--passive-ports", "\(ports.lowerBound)-\(ports.upperBound)", "--metrics-listen", "\(host):\(metrics)", "--xferlog", xferlog.path]
+             "--passive-ports", "\(ports.lowerBound)-\(ports.upperBound)", "--metrics-listen", "\(host):\(metrics)", "--xferlog", xferlog.path] + extra
         }
         let first = try FerryProcess(flags("127.0.0.1", perNode ? passive.lowerBound...(half - 1) : passive, logs[0]) + (users.map { ["--users", $0] } ?? []),
                                      users: users == nil)

@@ -137,6 +137,7 @@ good.quit()
     /// `--haproxy-protocol` sends one on every connection, data connections too
     /// (`--proxy-protocol-data`): in front of plain FTP, an upload (the header must not land in the
     /// file), and implicit FTPS (its ClientHello follows the header at once, and must be left for TLS).
+    /// A direct client that sends a PROXY line itself gets 502 and keeps its own address.
     @Test func optionalModeServesDirectClientsAndCurlsHeadersWithImplicitTLS() throws {
         let server = try FerryProcess(["--proxy-protocol", "optional", "--trusted-proxies", "127.0.0.2", "--proxy-protocol-data"],
                                       users: true, implicitTLS: true)
@@ -156,7 +157,19 @@ good.quit()
         let implicit = try Tool.run("curl", ["-sS", "--max-time", "20", "--haproxy-protocol", "--interface", "127.0.0.2", "-k",
                                              "ftps://127.0.0.1:\(server.implicitPort)/a.txt", "-u", "alice:secret"])
         #expect(implicit.status == 0 && implicit.stdout == "through the proxy\n", "\(implicit.stderr)\n\(server.log)")
+        // A direct client's own PROXY line is only an unknown command: it cannot pick its address.
+        let spoof = try Tool.python(FtplibTests.prelude + #"""
+s = socket.create_connection((HOST, PORT), timeout=10)
+f = s.makefile("rb")
+assert f.readline().startswith(b"220")
+s.sendall(b"PROXY TCP4 10.9.9.9 127.0.0.1 1234 21\r\nUSER alice\r\nPASS secret\r\nQUIT\r\n")
+replies = [f.readline() for _ in range(4)]
+assert replies[0].startswith(b"502 PROXY: command not implemented"), replies
+assert replies[2].startswith(b"230") and replies[3].startswith(b"221"), replies
+"""#, server: server)
+        #expect(spoof.status == 0, "\(spoof.stderr)\n\(server.log)")
         #expect(server.log.contains("client=127.0.0.1:") && server.log.contains("client=127.0.0.2:"))
+        #expect(!server.log.contains("client=10.9.9.9"), "\(server.log)")
         #expect(!server.log.contains("connection refused"), "\(server.log)")
     }
 }
