@@ -9,8 +9,8 @@ import Testing
     }
 
     /// ftplib, curl and lftp log in with PostgreSQL users through the balancer from 127.0.0.2, which
-    /// the nodes log; a file uploaded through one node is downloaded through the other; and one
-    /// quota holds across both nodes: an upload through one is refused once the other used the room,
+    /// the nodes log; a file uploaded through one node is downloaded through the other; max-sessions
+    /// 2 refuses a third session on either node; and one quota holds across both nodes: an upload through one is refused once the other used the room,
     /// and space deleted through one is free for the other within a few seconds.
     @Test func postgresUsersThroughTheBalancerShareFilesAndOneQuota() throws {
         let database = try PostgresCluster()
@@ -19,7 +19,7 @@ import Testing
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shared-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: home) }
-        for (user, password, limits) in [("alice", "secret", ["--quota", "1000000"]), ("bob", "bob-pw", [])] {
+        for (user, password, limits) in [("alice", "secret", ["--quota", "1000000", "--max-sessions", "2"]), ("bob", "bob-pw", [])] {
             let added = try ferry(["user", "add", user, "--users", url, "--home", home.appendingPathComponent(user).path, "--password-stdin"] + limits,
                                   input: password + "\n")
             #expect(added.status == 0, "\(added.stderr)")
@@ -36,6 +36,9 @@ def node_of(f):
 a = through(); a.sendcmd("TYPE I")
 b = through(); b.sendcmd("TYPE I")
 assert node_of(a) != node_of(b), "leastconn sent the second session to the other node"
+# max-sessions 2 counts the sessions of both nodes: a third is refused on either.
+for _ in range(2):
+    expect_error("421 Too many sessions for alice (2)", through)
 payload = os.urandom(300000)
 a.storbinary("STOR shared.bin", io.BytesIO(payload))
 got = io.BytesIO(); b.retrbinary("RETR shared.bin", got.write)
