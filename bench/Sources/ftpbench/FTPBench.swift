@@ -11,7 +11,8 @@ struct FTPBench: ParsableCommand {
         discussion: """
         Workloads (names for --workloads): w1 one-stream RETR of big.bin; w2 parallel RETR of mid.bin at each \
         --parallel count; w3 one-stream STOR of big.bin's size; w4 session churn (connect, login, RETR small.bin, \
-        QUIT) at each --churn-clients count; w5 w1 over FTPS (AUTH TLS, PROT P, AES-128-GCM); w6 idle logged-in \
+        QUIT) at each --churn-clients count; w4s the same as --cheap-hash-user, so the rate is connection and login \
+        handling rather than the password hash; w5 w1 over FTPS (AUTH TLS, PROT P, AES-128-GCM); w6 idle logged-in \
         sessions at each --idle count, and w1 again while they are held (w6w1); w7 LIST of many/ (w7m: MLSD); w8 \
         fairness: NOOP latency of 50 sessions (one NOOP each 100 ms) while 4 clients LIST huge/ and 16 RETR mid.bin. \
         With curl as the client (one curl process per stream, /usr/bin/curl): w1c, w2c (at each --parallel count), \
@@ -30,6 +31,9 @@ struct FTPBench: ParsableCommand {
     @Option(help: "Parallel stream counts for w2.") var parallel = "16,64,256"
     @Option(name: .customLong("churn-clients"), help: "Client counts for w4.") var churnClients = "8,64"
     @Option(name: .customLong("churn-seconds"), help: "Seconds per w4 run.") var churnSeconds = 5.0
+    @Option(name: .customLong("cheap-hash-user"), help: "w4s: a user whose password hash is cheap to check (SHA-512 crypt, 5000 rounds).")
+    var cheapHashUser: String?
+    @Option(name: .customLong("cheap-hash-password"), help: "w4s: that user's password.") var cheapHashPassword: String?
     @Option(help: "Idle session counts for w6.") var idle = "1000,10000"
     @Option(name: .customLong("fairness-seconds"), help: "Seconds of w8.") var fairnessSeconds = 20.0
     @Option(help: "Append the measurements as JSON lines to this file.") var json: String?
@@ -80,6 +84,13 @@ struct FTPBench: ParsableCommand {
                 for clients in counts(churnClients) {
                     results.append(Workloads.churn(target, path: "small.bin", size: try size("small.bin"), clients: clients,
                                                    duration: churnSeconds, label: "w4"))
+                }
+            case "w4s":
+                guard let cheapHashUser, let cheapHashPassword else { throw ValidationError("w4s needs --cheap-hash-user and --cheap-hash-password") }
+                let cheap = Target(name: name, host: host, port: port, user: cheapHashUser, password: cheapHashPassword, probe: probe, dataDir: dataDir)
+                for clients in counts(churnClients) {
+                    results.append(Workloads.churn(cheap, path: "small.bin", size: try size("small.bin"), clients: clients,
+                                                   duration: churnSeconds, label: "w4s"))
                 }
             case "w6":
                 let big = try size("big.bin")
