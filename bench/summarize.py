@@ -18,6 +18,7 @@ METRICS = {
     "w4": ("sessionsPerSecond", "sessions/s", True, "connect + login + RETR 4 KiB + QUIT"),
     "w4s": ("sessionsPerSecond", "sessions/s", True, "W4 with a SHA-512 crypt (5000 rounds) user"),
     "w5": ("mibPerSecond", "MiB/s", True, "FTPS RETR big.bin, one stream, AES-128-GCM"),
+    "w5u": ("mibPerSecond", "MiB/s", True, "FTPS STOR big.bin, one stream, AES-128-GCM"),
     "w6": ("serverKiBPerSession", "KiB/session (PSS)", False, "idle logged-in sessions"),
     "w6w1": ("mibPerSecond", "MiB/s", True, "W1 while this many idle sessions are held"),
     "w7": ("p50Milliseconds", "ms p50", False, "LIST of 10 000 files"),
@@ -30,7 +31,7 @@ METRICS = {
     "w5uc": ("mibPerSecond", "MiB/s", True, "curl: FTPS STOR big.bin, AES-128-GCM"),
 }
 # the workloads whose rows get a server CPU line
-TRANSFERS = ("w1", "w2", "w3", "w5", "w1c", "w2c", "w3c", "w5c", "w5uc")
+TRANSFERS = ("w1", "w2", "w3", "w5", "w5u", "w1c", "w2c", "w3c", "w5c", "w5uc")
 
 samples = defaultdict(list)
 cpu = defaultdict(list)

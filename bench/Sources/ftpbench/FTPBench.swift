@@ -12,7 +12,7 @@ struct FTPBench: ParsableCommand {
         Workloads (names for --workloads): w1 one-stream RETR of big.bin; w2 parallel RETR of mid.bin at each \
         --parallel count; w3 one-stream STOR of big.bin's size; w4 session churn (connect, login, RETR small.bin, \
         QUIT) at each --churn-clients count; w4s the same as --cheap-hash-user, so the rate is connection and login \
-        handling rather than the password hash; w5 w1 over FTPS (AUTH TLS, PROT P, AES-128-GCM); w6 idle logged-in \
+        handling rather than the password hash; w5 w1 over FTPS (AUTH TLS, PROT P, AES-128-GCM); w5u w3 over FTPS; w6 idle logged-in \
         sessions at each --idle count, and w1 again while they are held (w6w1); w7 LIST of many/ (w7m: MLSD); w8 \
         fairness: NOOP latency of 50 sessions (one NOOP each 100 ms) while 4 clients LIST huge/ and 16 RETR mid.bin. \
         With curl as the client (one curl process per stream, /usr/bin/curl): w1c, w2c (at each --parallel count), \
@@ -67,6 +67,9 @@ struct FTPBench: ParsableCommand {
             case "w5":
                 results.append(Workloads.retrieve(target, path: "big.bin", size: try size("big.bin"), streams: 1, label: "w5",
                                                   tls: try TLSClientContext()))
+            case "w5u":
+                results.append(Workloads.store(target, source: "\(dataDir)/big.bin", size: try size("big.bin"), label: "w5u",
+                                               tls: try TLSClientContext()))
             case "w1c":
                 results.append(Workloads.curlRetrieve(target, path: "big.bin", size: try size("big.bin"), streams: 1, tls: false, label: "w1c"))
             case "w2c":

@@ -185,21 +185,43 @@ final class FTPClient {
         return total
     }
 
-    /// Upload `count` bytes of `file` with sendfile; returns the bytes sent.
+    /// Upload `count` bytes of `file` with sendfile (over a secured session: read in 256 KiB blocks
+    /// and written through TLS, ending with close_notify); returns the bytes sent.
     func store(_ path: String, from file: Int32, count: UInt64) throws -> UInt64 {
         let data = try openData()
         try command("STOR \(path)", expect: 125...150)
         var offset: off_t = 0
-        while UInt64(offset) < count {
-            let n = sendfile(data, file, &offset, Int(min(count - UInt64(offset), 1 << 30)))
-            guard n > 0 else {
-                close(data)
-                throw BenchError("STOR \(path): \(String(cString: strerror(errno)))")
+        do {
+            if let tls {
+                offset = try FTPClient.upload(file, count: count, through: TLSChannel(context: tls.context, fd: data, resuming: tls.control))
+            } else {
+                while UInt64(offset) < count {
+                    guard sendfile(data, file, &offset, Int(min(count - UInt64(offset), 1 << 30))) > 0 else {
+                        throw BenchError(String(cString: strerror(errno)))
+                    }
+                }
             }
+        } catch {
+            close(data)
+            throw BenchError("STOR \(path): \(error)")
         }
         close(data)
         try readFinal(path)
         return UInt64(offset)
+    }
+
+    private static func upload(_ file: Int32, count: UInt64, through channel: TLSChannel) throws -> off_t {
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
+        defer { block.deallocate() }
+        var offset: off_t = 0
+        while UInt64(offset) < count {
+            let n = pread(file, block.baseAddress, Int(min(count - UInt64(offset), UInt64(block.count))), offset)
+            guard n > 0 else { throw BenchError(n == 0 ? "the file ended early" : String(cString: strerror(errno))) }
+            try channel.send(UnsafeRawBufferPointer(rebasing: block[0..<n]))
+            offset += off_t(n)
+        }
+        channel.close()
+        return offset
     }
 
     private func readFinal(_ path: String) throws {

@@ -118,8 +118,8 @@ enum Workloads {
         while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}
     }
 
-    /// W3: one STOR of `size` bytes from `source`.
-    static func store(_ target: Target, source: String, size: UInt64, label: String) -> Measurement {
+    /// W3: one STOR of `size` bytes from `source` (W5u: over a session secured with `tls`).
+    static func store(_ target: Target, source: String, size: UInt64, label: String, tls: TLSClientContext? = nil) -> Measurement {
         let counters = Counters()
         let file = open(source, O_RDONLY)
         defer { close(file) }
@@ -128,6 +128,7 @@ enum Workloads {
         var cpuAfter: CPUReading?
         do {
             let client = try FTPClient(host: target.host, port: target.port)
+            if let tls { try client.secure(with: tls) }
             try client.login(user: target.user, password: target.password)
             cpuBefore = CPUReading.now(target.probe)
             let start = Date()
