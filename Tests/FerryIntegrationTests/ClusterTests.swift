@@ -4,28 +4,17 @@ import Testing
 /// The whole cluster: two Ferry nodes with their users in a real PostgreSQL, behind a real HAProxy
 /// (contrib/haproxy/haproxy-per-node-ranges.cfg), sharing one folder as their storage.
 @Suite(.serialized) struct ClusterTests {
-    private func ferry(_ arguments: [String], input: String? = nil) throws -> ProcessResult {
-        try Tool.run(FerryProcess.binary, arguments, input: input.map { Data($0.utf8) })
-    }
-
     /// ftplib, curl and lftp log in with PostgreSQL users through the balancer from 127.0.0.2, which
     /// the nodes log; a file uploaded through one node is downloaded through the other; max-sessions
-    /// 2 refuses a third session on either node; and one quota holds across both nodes: an upload through one is refused once the other used the room,
-    /// and space deleted through one is free for the other within a few seconds.
+    /// 2 refuses a third session on either node; and one quota holds across both nodes: an upload
+    /// through one is refused once the other used the room, and space deleted through one is free
+    /// for the other within a few seconds.
     @Test func postgresUsersThroughTheBalancerShareFilesAndOneQuota() throws {
-        let database = try PostgresCluster()
-        let url = database.url()
-        #expect(try ferry(["user", "init", "--users", url]).status == 0)
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shared-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
-        for (user, password, limits) in [("alice", "secret", ["--quota", "1000000", "--max-sessions", "2"]), ("bob", "bob-pw", [])] {
-            let added = try ferry(["user", "add", user, "--users", url, "--home", home.appendingPathComponent(user).path, "--password-stdin"] + limits,
-                                  input: password + "\n")
-            #expect(added.status == 0, "\(added.stderr)")
-            try FileManager.default.createDirectory(at: home.appendingPathComponent(user), withIntermediateDirectories: true)
-        }
-        let cluster = try TwoNodeCluster(contrib: "haproxy-per-node-ranges.cfg", users: url)
+        let store = try SharedUserStore()
+        let home = store.home
+        try store.addUser("alice", password: "secret", folder: "alice", ["--quota", "1000000", "--max-sessions", "2"])
+        try store.addUser("bob", password: "bob-pw", folder: "bob")
+        let cluster = try TwoNodeCluster(contrib: "haproxy-per-node-ranges.cfg", users: store.url)
         defer { cluster.removeLogs() }
         let logs = { "\(cluster.nodes[0].log)\n\(cluster.nodes[1].log)" }
         let quota = try cluster.client("127.0.0.2", #"""
@@ -94,14 +83,9 @@ a.quit(); b.quit()
     /// cluster: with `--max-failed-logins-per-ip 2`, one failure on each node bans it, and both
     /// nodes refuse it within about a second.
     @Test func failedLoginsCountAcrossNodesAndTheBanHoldsOnBoth() throws {
-        let database = try PostgresCluster()
-        let url = database.url()
-        #expect(try ferry(["user", "init", "--users", url]).status == 0)
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shared-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
-        #expect(try ferry(["user", "add", "alice", "--users", url, "--home", home.path, "--password-stdin"], input: "secret\n").status == 0)
-        let cluster = try TwoNodeCluster(contrib: "haproxy-per-node-ranges.cfg", users: url, flags: ["--max-failed-logins-per-ip", "2"])
+        let store = try SharedUserStore()
+        try store.addUser("alice", password: "secret")
+        let cluster = try TwoNodeCluster(contrib: "haproxy-per-node-ranges.cfg", users: store.url, flags: ["--max-failed-logins-per-ip", "2"])
         defer { cluster.removeLogs() }
         let result = try cluster.client("127.0.0.2", #"""
 def attempt(source, password):

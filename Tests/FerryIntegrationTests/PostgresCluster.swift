@@ -85,3 +85,31 @@ final class PostgresCluster {
         asRoot ? try Tool.run(executable, arguments, timeout: 60) : try Tool.run("runuser", ["-u", "postgres", "--", executable] + arguments, timeout: 60)
     }
 }
+
+/// What the cluster tests start from: a throwaway PostgreSQL with Ferry's schema applied, and an
+/// empty folder standing for the storage the nodes share (removed with this object).
+final class SharedUserStore {
+    let database: PostgresCluster
+    let url: String
+    let home = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shared-\(UUID().uuidString)")
+
+    init() throws {
+        database = try PostgresCluster()
+        url = database.url()
+        let initialized = try Tool.run(FerryProcess.binary, ["user", "init", "--users", url])
+        guard initialized.status == 0 else { throw HarnessError.message("ferry user init failed: \(initialized.stderr)") }
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: home) }
+
+    /// `ferry user add` in the database, with `folder` (created, inside the shared folder; the shared
+    /// folder itself when nil) as the home, and `limits` as flags.
+    func addUser(_ name: String, password: String, folder: String? = nil, _ limits: [String] = []) throws {
+        let userHome = folder.map { home.appendingPathComponent($0) } ?? home
+        try FileManager.default.createDirectory(at: userHome, withIntermediateDirectories: true)
+        let added = try Tool.run(FerryProcess.binary, ["user", "add", name, "--users", url, "--home", userHome.path, "--password-stdin"] + limits,
+                                 input: Data((password + "\n").utf8))
+        guard added.status == 0 else { throw HarnessError.message("ferry user add \(name) failed: \(added.stderr)") }
+    }
+}

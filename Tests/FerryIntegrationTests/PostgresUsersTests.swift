@@ -82,15 +82,9 @@ f.quit()
     /// one refuses the address on the other within about a second, and the sessions of a node that
     /// dies stop counting once its heartbeat is overdue.
     @Test func maxSessionsAndBansHoldAcrossNodesAndADeadNodesSessionsExpire() throws {
-        let database = try PostgresCluster()
-        let url = database.url()
-        #expect(try ferry(["user", "init", "--users", url]).status == 0)
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shared-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
-        let added = try ferry(["user", "add", "alice", "--users", url, "--home", home.path, "--max-sessions", "2", "--password-stdin"], input: "secret\n")
-        #expect(added.status == 0, "\(added.stderr)")
-        let nodes = try (0..<2).map { _ in try FerryProcess(["--users", url, "--max-failed-logins-per-ip", "2"]) }
+        let store = try SharedUserStore()
+        try store.addUser("alice", password: "secret", ["--max-sessions", "2"])
+        let nodes = try (0..<2).map { _ in try FerryProcess(["--users", store.url, "--max-failed-logins-per-ip", "2"]) }
         defer { nodes.forEach { $0.stop() } }
         let result = try Tool.python(FtplibTests.prelude + #"""
 import signal
