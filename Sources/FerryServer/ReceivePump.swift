@@ -82,9 +82,11 @@ final class ReceivePump: TransferPump {
         guard let pipeIn = pipeWrite?.rawValue, let pipeOut = pipeRead?.rawValue else { return .finished(.completed(bytes: bytes)) }
         var budget = TransferSlice.bytes
         while budget > 0 {
-            let room: Int
+            var room = 1
+            var overQuota: FileSystemError?
             switch self.room(socket, ReceivePump.pipeBytes) {
             case .bytes(let count): room = count
+            case .probe(let error): overQuota = error
             case .stop(let step): return step
             }
             let n: Int
@@ -99,6 +101,7 @@ final class ReceivePump: TransferPump {
             }
             socket.moved(n)
             budget -= n
+            if let overQuota { return refuse(overQuota, socket) }
             let (keep, tooLarge) = admit(n)
             var left = keep
             while left > 0 {
@@ -121,9 +124,11 @@ final class ReceivePump: TransferPump {
         var budget = TransferSlice.bytes
         if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: TransferSlice.bufferBytes) }
         while budget > 0 {
-            let room: Int
+            var room = 1
+            var overQuota: FileSystemError?
             switch self.room(socket, buffer.count) {
             case .bytes(let count): room = count
+            case .probe(let error): overQuota = error
             case .stop(let step): return step
             }
             let n: Int
@@ -145,6 +150,7 @@ final class ReceivePump: TransferPump {
             }
             socket.moved(n)
             budget -= n
+            if let overQuota { return refuse(overQuota, socket) }
             let (keep, tooLarge) = admit(n)
             let error: FileSystemError?
             if ascii {
@@ -163,7 +169,10 @@ final class ReceivePump: TransferPump {
     /// What the next read may take.
     private enum Room {
         case bytes(Int)
-        /// Return this instead: wait for the caps or the quota's refill, or the quota refused.
+        /// The quota has no room left: read one byte to tell the end of the upload (an upload that
+        /// fills the quota exactly completes) from more data (refused with this error).
+        case probe(FileSystemError)
+        /// Return this instead: wait for the caps or the quota's refill.
         case stop(PumpStep)
     }
 
@@ -175,7 +184,7 @@ final class ReceivePump: TransferPump {
         guard let quota else { return .bytes(allowed) }
         if held == 0 {
             if refilling { return .stop(.paused) }
-            if let quotaRefusal { return .stop(refuse(quotaRefusal, socket)) }
+            if let quotaRefusal { return .probe(quotaRefusal) }
             switch quota.take(allowed) {
             case .bytes(let count):
                 held = count
@@ -183,7 +192,7 @@ final class ReceivePump: TransferPump {
                 refill(quota, socket, wanted: allowed)
                 return .stop(.paused)
             case .full:
-                return .stop(refuse(FileSystemError(EDQUOT), socket))
+                return .probe(FileSystemError(EDQUOT))
             }
         }
         return .bytes(min(allowed, held))

@@ -167,6 +167,24 @@ private func random(_ count: Int) -> [UInt8] {
         #expect(try f.contents("big.bin").count <= 1000)
     }
 
+    /// An upload the size of the quota's room completes (the end of data is seen although no room
+    /// is left); one byte more is refused, with what fitted kept.
+    @Test func anUploadThatFillsTheQuotaExactlyCompletesAndOneByteMoreIsRefused() throws {
+        for (size, fits) in [(100_000, true), (100_001, false)] {
+            let f = try TransferFixture()
+            try f.start(.store(f.uploadTarget("q.bin"), ascii: false), quota: DiskQuota(limit: 100_000, used: 0))
+            #expect(f.client.send([UInt8](repeating: 7, count: size), loop: f.loop))
+            shutdown(f.client.fd, Int32(SHUT_WR))
+            #expect(f.loop.run { f.outcome != nil })
+            if fits {
+                #expect(f.outcome == .completed(bytes: 100_000))
+            } else {
+                #expect(f.outcome == .fileError(FileSystemError(EDQUOT), bytes: 100_000))
+            }
+            #expect(try f.contents("q.bin").count == 100_000)
+        }
+    }
+
     /// A cluster's quota of 20 MiB: the upload reads only the room it holds, waits (socket paused)
     /// while a worker takes the next block from the ledger, and stops at exactly the limit when the
     /// ledger has no more.
