@@ -1,3 +1,4 @@
+import FerryReactor
 import Synchronization
 
 /// Where the nodes of a cluster keep each user's quota usage (`ClusterRegistry`, in PostgreSQL).
@@ -17,13 +18,18 @@ protocol QuotaLedger: Sendable {
 /// (each second) returns the reserve to the ledger with what settled uploads owe, so the other nodes
 /// see freed space within about a second. A node that dies holds at most one block of each of its
 /// users' quotas until the next session of that user that finds no other measures the home again.
+/// A "full" answer is believed for a second (the time other nodes take to give back freed room), so
+/// a user at the limit cannot make each STOR cost a locked-row UPDATE on the database all nodes share.
 final class SharedQuota: Quota {
     /// Room a refill asks for. At 1 GiB/s an upload refills about 60 times a second.
     static let block: UInt64 = 16 << 20
+    /// How long the ledger's "full" stands without asking again.
+    static let fullNanoseconds: UInt64 = 1_000_000_000
 
     let limit: UInt64
     let user: String
     private let ledger: any QuotaLedger
+    private let clock: MonotonicClock
 
     private struct Counts {
         /// Taken from the ledger and not handed to an upload yet.
@@ -32,13 +38,16 @@ final class SharedQuota: Quota {
         var owed: UInt64 = 0
         /// A refill happened since the last flush: an upload is running, keep a block for it.
         var busy = false
+        /// The ledger said full; until this time (monotonic nanoseconds) refills answer full at once.
+        var fullUntil: UInt64 = 0
     }
     private let counts = Mutex(Counts())
 
-    init(user: String, limit: UInt64, ledger: any QuotaLedger) {
+    init(user: String, limit: UInt64, ledger: any QuotaLedger, clock: MonotonicClock = .system) {
         self.user = user
         self.limit = limit
         self.ledger = ledger
+        self.clock = clock
     }
 
     func take(_ wanted: Int) -> QuotaRoom {
@@ -51,9 +60,14 @@ final class SharedQuota: Quota {
     }
 
     func refill(_ wanted: Int) -> QuotaRefill {
+        if clock.nanoseconds < counts.withLock({ $0.fullUntil }) { return .full }
         do throws(PostgresError) {
             let granted = try ledger.reserve(user: user, count: max(UInt64(max(wanted, 0)), SharedQuota.block), limit: limit)
-            guard granted > 0 else { return .full }
+            guard granted > 0 else {
+                let until = clock.nanoseconds + SharedQuota.fullNanoseconds
+                counts.withLock { $0.fullUntil = until }
+                return .full
+            }
             counts.withLock { counts in
                 counts.reserve = counts.reserve.saturatingAdd(granted)
                 counts.busy = true

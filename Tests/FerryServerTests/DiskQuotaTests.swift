@@ -1,5 +1,7 @@
 @testable import FerryServer
+import FerryReactor
 import Foundation
+import Synchronization
 import Testing
 
 @Suite struct DiskQuotaTests {
@@ -55,6 +57,22 @@ import Testing
         try b.flush()
         #expect(ledger.used == 19 << 20 + 4096, "a failed flush loses nothing")
     }
+    /// A user at the limit cannot make every STOR a database round trip: the ledger's "full" stands
+    /// for a second, then it is asked again.
+    @Test func aFullSharedQuotaAsksTheLedgerAtMostOnceASecond() {
+        let ledger = MemoryLedger(used: 10 << 20)
+        let now = Mutex<UInt64>(5_000_000_000)
+        let quota = SharedQuota(user: "alice", limit: 10 << 20, ledger: ledger, clock: MonotonicClock { now.withLock { $0 } })
+        for _ in 0..<100 { #expect(quota.refill(1 << 20) == .full) }
+        #expect(ledger.reservations == [0], "one question for a hundred refills")
+        now.withLock { $0 += 999_000_000 }
+        #expect(quota.refill(1 << 20) == .full && ledger.reservations.count == 1)
+        ledger.used = 0
+        now.withLock { $0 += 1_000_000 }
+        #expect(quota.refill(1 << 20) == .granted, "a second later the ledger is asked, and has room again")
+        #expect(ledger.reservations == [0, 10 << 20])
+    }
+
     /// A 1 TiB sparse file costs its blocks: the walk sums allocation, not apparent sizes (whose sum
     /// overflowed with a few files of 2^63 - 1 bytes).
     @Test func measureCountsAllocatedBlocks() throws {
