@@ -47,7 +47,7 @@ public struct ControlLineReader: Sendable {
                         if current.last == UInt8(ascii: "\r") { current.removeLast() }
                         out.append(.line(current))
                     }
-                    current.removeAll(keepingCapacity: true)
+                    current = []   // the line just sent out has the old buffer; an idle session keeps none
                 } else {
                     append(byte, to: &out)
                 }

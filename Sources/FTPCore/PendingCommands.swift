@@ -25,10 +25,17 @@ public struct PendingCommands: Sendable {
     public mutating func next(for session: Session) -> (line: ControlLineReader.Output, verb: String)? {
         guard !held.isEmpty, !session.closed else { return nil }
         if !session.isBusy || (session.isTransferring && PendingCommands.withVerb(held[0]).verb == "QUIT") {
-            return PendingCommands.withVerb(held.removeFirst())
+            return take(at: 0)
         }
         guard session.isTransferring, let index = held.firstIndex(where: { PendingCommands.withVerb($0).verb == "ABOR" }) else { return nil }
-        return PendingCommands.withVerb(held.remove(at: index))
+        return take(at: index)
+    }
+
+    /// The line at `index`, with its verb; the last one taken frees the buffer (an idle session keeps none).
+    private mutating func take(at index: Int) -> (line: ControlLineReader.Output, verb: String) {
+        let line = held.remove(at: index)
+        if held.isEmpty { held = [] }
+        return PendingCommands.withVerb(line)
     }
 
     /// AUTH TLS: what the client sent after the command, in plaintext, is dropped.

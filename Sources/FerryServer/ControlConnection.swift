@@ -37,8 +37,11 @@ final class ControlConnection {
     private let runner = StepRunner<Step>()
     private var idleTimer: (any LoopTimer)?
     private var login: LoginCoordinator!
-    private let dataChannel: DataChannel
-    private var transfers: TransferCoordinator!
+    /// The control connection's own address, the one a passive listener binds to.
+    private let local: SocketAddress
+    /// Made by the session's first data command (`transfers`): idle sessions, the many on a busy
+    /// server, never pay for a data channel.
+    private var openedTransfers: TransferCoordinator?
     /// The logged-in user's home and limits.
     private var grant: LoginGrant?
     private var statusListing: StatusListing?
@@ -55,6 +58,7 @@ final class ControlConnection {
          onEnd: @escaping (ControlConnection) -> Void) {
         self.loop = loop
         self.context = context
+        self.local = local
         peerAddress = IPAddress(peer.host)?.normalised ?? .v4(0, 0, 0, 0)
         self.onEnd = onEnd
         tls = ControlTLS(context: context, implicit: implicitTLS)
@@ -63,12 +67,6 @@ final class ControlConnection {
         self.logger = logger
         session = Session(policy: context.policy, peer: peerAddress, controlIsIPv6: local.isIPv6 && !(IPAddress(local.host)?.isIPv4 ?? false),
                           implicitTLS: implicitTLS, clock: { Int64(time(nil)) })
-        dataChannel = DataChannel(loop: loop, context: context, local: local, peerAddress: peerAddress,
-                                  tlsSessionContext: tls.sessionContext, logger: logger)
-        transfers = TransferCoordinator(loop: loop, context: context, channel: dataChannel,
-                                        recorder: TransferRecorder(context: context, peerAddress: peerAddress), logger: logger) { [weak self] outcome in
-            self?.run([.event { $0.transferEnded(outcome) }])
-        }
         login = LoginCoordinator(loop: loop, context: context, peerAddress: peerAddress, logger: logger) { [weak self] result in
             self?.run([.event { $0.loggedIn(result) }])
         }
@@ -76,6 +74,20 @@ final class ControlConnection {
             self?.run([.event { $0.apply(call(&$0.session)) }])
         }
         idleTimer = loop.timer(later { $0.idle() })
+    }
+
+    /// The session's transfers and data channel, made on first use.
+    private var transfers: TransferCoordinator {
+        if let openedTransfers { return openedTransfers }
+        let channel = DataChannel(loop: loop, context: context, local: local, peerAddress: peerAddress,
+                                  tlsSessionContext: tls.sessionContext, logger: logger)
+        let made = TransferCoordinator(loop: loop, context: context, channel: channel,
+                                       recorder: TransferRecorder(context: context, peerAddress: peerAddress), logger: logger) { [weak self] outcome in
+            self?.run([.event { $0.transferEnded(outcome) }])
+        }
+        made.grant = grant
+        openedTransfers = made
+        return made
     }
 
     /// The stream the session reads and writes; an implicit-TLS stream starts with its handshake.
@@ -169,18 +181,18 @@ final class ControlConnection {
         case .authenticateCertificate(let user): login.authenticateByCertificate(user: user)
         case .authenticateAnonymous: login.anonymous()
         case .openPassiveListener:
-            switch dataChannel.openPassive(protected: session.protectsData) {
+            switch transfers.channel.openPassive(protected: session.protectsData) {
             case .success(let (address, port)): apply(session.passiveListenerReady(address: address, port: port))
             case .failure(let error): apply(session.passiveListenerFailed(error.reason))
             }
-        case .closePassiveListener: dataChannel.close()
+        case .closePassiveListener: openedTransfers?.channel.close()
         case .startTransfer(let request): transfers.start(request)
         case .openDirectory(let path): grant.map { fileWork.openDirectory(path, in: $0.fileSystem) }
         case .sendStatusListing(let handle, let opening, let closing):
             stream?.write(opening.encodedAsOpening)
             statusListing = StatusListing(listing: handle.listing, closing: closing)
             sendStatusListing()
-        case .abortTransfer: transfers.abort()
+        case .abortTransfer: openedTransfers?.abort()
         case .computeHash(let request): fileWork.computeHash(request)
         case .fileChanged(let change): grant.map { fileWork.fileChanged(change, grant: $0) }
         case .upgradeToTLS:
@@ -212,9 +224,10 @@ final class ControlConnection {
         switch result {
         case .loggedIn(let grant):
             self.grant = grant
-            transfers.grant = grant
             logger[metadataKey: "user"] = "\(grant.account.name)"
-            transfers.logger = logger
+            login.logger = logger   // one logger per session again, not the old one beside the new
+            openedTransfers?.grant = grant
+            openedTransfers?.logger = logger
             apply(session.loginSucceeded(grant.account, fileSystem: grant.fileSystem))
         case .failed: apply(session.loginFailed())
         case .passwordRequired: apply(session.passwordRequired())
@@ -257,7 +270,7 @@ final class ControlConnection {
     /// A transfer ended: settle and record it, then answer the command (after a fresh TLS ticket for
     /// the one its data connection consumed).
     private func transferEnded(_ reported: TransferOutcome) {
-        guard let (outcome, resumedTLS) = transfers.settle(reported, account: session.account) else { return }
+        guard let (outcome, resumedTLS) = openedTransfers?.settle(reported, account: session.account) else { return }
         if resumedTLS { stream?.issueSessionTicket() }
         apply(session.transferFinished(outcome))
         guard !ended else { return }
@@ -273,7 +286,7 @@ final class ControlConnection {
         if let reason { logger.info("control connection lost", metadata: ["reason": "\(reason)"]) }
         // An upload already under way keeps what the client sent: let it run to its end of data
         // (bounded by the stall timeout), then end the session.
-        if transfers.isUploading {
+        if openedTransfers?.isUploading == true {
             endAfterTransfer = true
             return
         }
@@ -286,7 +299,7 @@ final class ControlConnection {
     private func end() {
         guard !ended else { return }
         ended = true
-        transfers.end()
+        openedTransfers?.end()
         login.end()
         statusListing = nil
         idleTimer?.cancel()

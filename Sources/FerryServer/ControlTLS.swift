@@ -6,7 +6,8 @@ import Logging
 final class ControlTLS {
     /// Binds this session's TLS sessions to it: a data connection can resume only these (see
     /// `TLSContext.makeSSL`), so a client behind the same NAT cannot take over a passive port.
-    let sessionContext: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
+    /// Made when TLS first needs it: most sessions on a plain server never do.
+    private(set) lazy var sessionContext: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
     private let context: ServerContext
     /// A handshake is under way (a failure then counts as one).
     private var handshaking: Bool

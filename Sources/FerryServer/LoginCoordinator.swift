@@ -45,7 +45,8 @@ final class LoginCoordinator {
     private let loop: any Scheduler
     private let context: ServerContext
     private let peerAddress: IPAddress
-    private let logger: Logger
+    /// The session's logger (given again once it names the user).
+    var logger: Logger
     private let report: (Result) -> Void
     private var delayTimer: (any LoopTimer)?
     private var timeoutTimer: (any LoopTimer)?

@@ -14,32 +14,68 @@ public struct ServerLogHandler: LogHandler {
         case text, json
     }
 
-    public var metadata: Logger.Metadata = [:]
+    /// What every line of this handler shares, in one reference: with it the handler fits in a
+    /// Logger's inline existential buffer, so a session's logger costs no extra box.
+    private final class Settings: Sendable {
+        let label: String
+        let format: Format
+        init(label: String, format: Format) {
+            self.label = label
+            self.format = format
+        }
+    }
+
+    /// The handler's metadata as the text it is logged as, sorted by key. A session's logger holds
+    /// two or three entries, and an array of exactly that many costs a fraction of the Dictionary
+    /// `Logger.Metadata` would (idle sessions are counted in hundreds of thousands).
+    private var fields: [(key: String, value: String)] = []
     public var logLevel: Logger.Level = .info
-    private let label: String
-    private let format: Format
+    private let settings: Settings
 
     public init(label: String, format: Format) {
-        self.label = label
-        self.format = format
+        settings = Settings(label: label, format: format)
+    }
+
+    public var metadata: Logger.Metadata {
+        get { Dictionary(fields.map { ($0.key, .string($0.value)) }, uniquingKeysWith: { $1 }) }
+        set { fields = newValue.sorted { $0.key < $1.key }.map { ($0.key, $0.value.description) } }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
+        get { fields.first { $0.key == key }.map { .string($0.value) } }
+        set {
+            let index = fields.firstIndex { $0.key >= key } ?? fields.endIndex
+            let present = index < fields.endIndex && fields[index].key == key
+            switch (newValue, present) {
+            case (let value?, true): fields[index].value = value.description
+            case (let value?, false):
+                var grown: [(key: String, value: String)] = []
+                grown.reserveCapacity(fields.count + 1)   // exactly one more: insert would double the capacity
+                grown += fields[..<index]
+                grown.append((key, value.description))
+                grown += fields[index...]
+                fields = grown
+            case (nil, true): fields.remove(at: index)
+            case (nil, false): break
+            }
+        }
     }
 
     public func log(event: LogEvent) {
-        var fields = metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }.map { ($0.key, $0.value.description) }
+        var fields = self.fields.map { ($0.key, $0.value) }
+        if let extra = event.metadata {
+            fields = fields.filter { extra[$0.0] == nil } + extra.map { ($0.key, $0.value.description) }
+            fields.sort { $0.0 < $1.0 }
+        }
         if let error = event.error { fields.append(("error", "\(error)")) }
         var line: String
-        switch format {
+        switch settings.format {
         case .text:
             let metadataText = fields.map { " \(ServerLogHandler.escaped($0.0))=\(ServerLogHandler.escaped($0.1))" }.joined()
-            line = "\(ServerLogHandler.localTimestamp()) \(event.level) \(label):\(metadataText) [\(event.source)] "
+            line = "\(ServerLogHandler.localTimestamp()) \(event.level) \(settings.label):\(metadataText) [\(event.source)] "
                 + ServerLogHandler.escaped(event.message.description) + "\n"
         case .json:
-            fields.insert(contentsOf: [("time", ServerLogHandler.utcTimestamp()), ("level", event.level.rawValue), ("logger", label),
+            fields.insert(contentsOf: [("time", ServerLogHandler.utcTimestamp()), ("level", event.level.rawValue), ("logger", settings.label),
                                        ("message", event.message.description)], at: 0)
             line = "{" + fields.map { "\(ServerLogHandler.quote($0.0)):\(ServerLogHandler.quote($0.1))" }.joined(separator: ",") + "}\n"
         }

@@ -25,7 +25,10 @@ final class StepRunner<Step> {
                 steps.insert(contentsOf: caused, at: 0)
                 caused.removeAll()
             }
-            guard let following = next() else { return true }
+            guard let following = next() else {
+                steps = []   // an idle owner keeps no buffer
+                return true
+            }
             steps = following
         }
     }

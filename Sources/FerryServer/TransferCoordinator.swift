@@ -9,7 +9,7 @@ import Logging
 final class TransferCoordinator {
     private let loop: any Scheduler
     private let context: ServerContext
-    private let channel: DataChannel
+    let channel: DataChannel
     private let recorder: TransferRecorder
     private let onEnded: (TransferOutcome) -> Void
     private var request: TransferRequest?
