@@ -13,7 +13,8 @@ struct FTPBench: ParsableCommand {
         --parallel count; w3 one-stream STOR of big.bin's size; w4 session churn (connect, login, RETR small.bin, \
         QUIT) at each --churn-clients count; w4s the same as --cheap-hash-user, so the rate is connection and login \
         handling rather than the password hash; w5 w1 over FTPS (AUTH TLS, PROT P, AES-128-GCM); w5u w3 over FTPS; w6 idle logged-in \
-        sessions at each --idle count, and w1 again while they are held (w6w1); w7 LIST of many/ (w7m: MLSD); w8 \
+        sessions at each --idle count (as --cheap-hash-user when given; past --sessions-per-source from 127.0.0.2, 127.0.0.3, ...), \
+        and w1 again while they are held (w6w1); w7 LIST of many/ (w7m: MLSD); w8 \
         fairness: NOOP latency of 50 sessions (one NOOP each 100 ms) while 4 clients LIST huge/ and 16 RETR mid.bin. \
         With curl as the client (one curl process per stream, /usr/bin/curl): w1c, w2c (at each --parallel count), \
         w3c, w5c (FTPS RETR) and w5uc (FTPS STOR). The data folder must be the user's home on the server.
@@ -35,11 +36,14 @@ struct FTPBench: ParsableCommand {
     var cheapHashUser: String?
     @Option(name: .customLong("cheap-hash-password"), help: "w4s: that user's password.") var cheapHashPassword: String?
     @Option(help: "Idle session counts for w6.") var idle = "1000,10000"
+    // Below the 28 231 ephemeral ports Linux offers by default toward one server address and port.
+    @Option(name: .customLong("sessions-per-source"), help: "w6: past this many sessions, connect from 127.0.0.2, 127.0.0.3, ... in turn.")
+    var sessionsPerSource = 20_000
     @Option(name: .customLong("fairness-seconds"), help: "Seconds of w8.") var fairnessSeconds = 20.0
     @Option(help: "Append the measurements as JSON lines to this file.") var json: String?
 
     func run() throws {
-        // Ten thousand idle sessions need as many descriptors.
+        // A hundred thousand idle sessions need as many descriptors (bench/compare raises the hard limit).
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max
@@ -47,6 +51,8 @@ struct FTPBench: ParsableCommand {
         }
         let probe = serverPID.map { ServerProbe(rootPID: $0) }
         let target = Target(name: name, host: host, port: port, user: user, password: password, probe: probe, dataDir: dataDir)
+        let cheap = cheapHashUser.flatMap { user in cheapHashPassword.map { password in
+            Target(name: name, host: host, port: port, user: user, password: password, probe: probe, dataDir: dataDir) } }
         func size(_ file: String) throws -> UInt64 {
             let attributes = try FileManager.default.attributesOfItem(atPath: "\(dataDir)/\(file)")
             return (attributes[.size] as? NSNumber)?.uint64Value ?? 0
@@ -89,16 +95,17 @@ struct FTPBench: ParsableCommand {
                                                    duration: churnSeconds, label: "w4"))
                 }
             case "w4s":
-                guard let cheapHashUser, let cheapHashPassword else { throw ValidationError("w4s needs --cheap-hash-user and --cheap-hash-password") }
-                let cheap = Target(name: name, host: host, port: port, user: cheapHashUser, password: cheapHashPassword, probe: probe, dataDir: dataDir)
+                guard let cheap else { throw ValidationError("w4s needs --cheap-hash-user and --cheap-hash-password") }
                 for clients in counts(churnClients) {
                     results.append(Workloads.churn(cheap, path: "small.bin", size: try size("small.bin"), clients: clients,
                                                    duration: churnSeconds, label: "w4s"))
                 }
             case "w6":
+                // Logged in as the cheap-hash user where there is one: 100 000 yescrypt logins would take
+                // half an hour, and the hash has no part in what an idle session costs.
                 let big = try size("big.bin")
                 for count in counts(idle) {
-                    results += Workloads.idle(target, count: count, label: "w6") {
+                    results += Workloads.idle(cheap ?? target, count: count, perSource: sessionsPerSource, label: "w6") {
                         Workloads.retrieve(target, path: "big.bin", size: big, streams: 1, label: "w6w1")
                     }
                 }

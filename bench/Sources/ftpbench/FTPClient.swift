@@ -21,22 +21,26 @@ final class FTPClient {
     private var tls: (context: TLSClientContext, control: TLSChannel)?
     let host: String
 
-    init(host: String, port: UInt16, timeoutSeconds: Int = 60) throws {
+    /// `source`: the local IPv4 address to connect from (nil: the kernel's choice).
+    init(host: String, port: UInt16, timeoutSeconds: Int = 60, source: String? = nil) throws {
         self.host = host
-        fd = try FTPClient.connect(host: host, port: port, timeoutSeconds: timeoutSeconds)
+        fd = try FTPClient.connect(host: host, port: port, timeoutSeconds: timeoutSeconds, source: source)
         let greeting = try readReply()
         guard greeting.code == 220 else { close(fd); throw BenchError("greeting: \(greeting.text)") }
     }
 
     deinit { close(fd) }
 
-    static func connect(host: String, port: UInt16, timeoutSeconds: Int) throws -> Int32 {
+    static func connect(host: String, port: UInt16, timeoutSeconds: Int, source: String? = nil) throws -> Int32 {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw BenchError("\(host) is not an IPv4 address") }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw BenchError("socket: \(String(cString: strerror(errno)))") }
+        if let source {
+            do { try bind(fd, to: source) } catch { close(fd); throw error }
+        }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -48,6 +52,19 @@ final class FTPClient {
             throw BenchError("connect \(host):\(port): \(reason)")
         }
         return fd
+    }
+
+    /// Binds `fd` to `source` with port 0, leaving the port to connect (IP_BIND_ADDRESS_NO_PORT), so
+    /// each source address offers the whole ephemeral range toward the server.
+    private static func bind(_ fd: Int32, to source: String) throws {
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        guard inet_pton(AF_INET, source, &local.sin_addr) == 1 else { throw BenchError("\(source) is not an IPv4 address") }
+        var on: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_IP), IP_BIND_ADDRESS_NO_PORT, &on, socklen_t(MemoryLayout<Int32>.size))
+        let result = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard result == 0 else { throw BenchError("bind \(source): \(String(cString: strerror(errno)))") }
     }
 
     struct Reply {

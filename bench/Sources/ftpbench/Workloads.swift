@@ -179,19 +179,23 @@ enum Workloads {
 
     /// W6: hold `count` logged-in idle sessions (opened by 16 threads: logins are hash-bound);
     /// server memory per session over its idle baseline. `whileHeld` runs with the sessions still
-    /// open (W1 beside them: idle sessions must not slow a transfer).
-    static func idle(_ target: Target, count: Int, label: String, whileHeld: () -> Measurement) -> [Measurement] {
+    /// open (W1 beside them: idle sessions must not slow a transfer). Past `perSource`, the sessions
+    /// come from 127.0.0.2, 127.0.0.3, ... in turn, so no source address runs out of ports.
+    static func idle(_ target: Target, count: Int, perSource: Int, label: String, whileHeld: () -> Measurement) -> [Measurement] {
         var m = Measurement(workload: label, server: target.name, concurrency: count, seconds: 0, bytes: 0, errors: 0)
         guard let probe = target.probe else { return [m] }
         let before = probe.memoryKiB().pss
         let held = Sessions()
         let counters = Counters()
         let openers = min(16, count)
+        let perSource = max(perSource, (count + 252) / 253)   // 127.0.0.2 to 127.0.0.254
+        let sources = count > perSource ? (0..<(count + perSource - 1) / perSource).map { "127.0.0.\(2 + $0)" } : []
         let start = Date()
         _ = parallel(openers) { index in
-            for _ in stride(from: index, to: count, by: openers) {
+            for session in stride(from: index, to: count, by: openers) {
                 do {
-                    let client = try FTPClient(host: target.host, port: target.port)
+                    let client = try FTPClient(host: target.host, port: target.port,
+                                               source: sources.isEmpty ? nil : sources[session % sources.count])
                     try client.login(user: target.user, password: target.password)
                     held.append(client)
                 } catch {
