@@ -2,13 +2,18 @@ import CLibevent
 import COpenSSL
 import Glibc
 
-/// A buffered byte stream over a connected socket (libevent's bufferevent), used for control
-/// connections: incoming bytes go to `onRead`, `write` queues output, `onDrained` says the output
-/// has all reached the kernel, `readingPaused` applies backpressure, and `closeAfterFlush` closes once
-/// everything queued has reached the kernel or a deadline passed, whichever comes first. It can
-/// start as TLS (implicit FTPS) or switch to TLS in place (`startTLS`, for AUTH TLS). Owns the socket:
-/// as a `Descriptor` while plaintext, then through the TLS bufferevent, which closes it when freed.
+/// A buffered byte stream over a connected socket, used for control connections: incoming bytes go
+/// to `onRead`, `write` queues output, `onDrained` says the output has all reached the kernel,
+/// `readingPaused` applies backpressure, and `closeAfterFlush` closes once everything queued has
+/// reached the kernel or a deadline passed, whichever comes first. It can start as TLS (implicit
+/// FTPS) or switch to TLS in place (`startTLS`, for AUTH TLS). Plaintext moves through a
+/// `PlainSocket` (no buffers while idle), TLS through libevent's OpenSSL bufferevent. Owns the
+/// socket: as a `Descriptor` while plaintext, then through the TLS bufferevent, which closes it
+/// when freed.
 public final class Stream {
+    /// While plaintext.
+    private var plain: PlainSocket?
+    /// Once TLS is on.
     private var bev: OpaquePointer?
     private var descriptor: Descriptor?
     /// The socket's number, valid until `close`.
@@ -54,9 +59,8 @@ public final class Stream {
         if let tls {
             attachTLS(tls.0, sessionContext: tls.sessionContext)
         } else {
-            // Not CLOSE_ON_FREE: AUTH TLS frees this bufferevent and keeps the socket.
-            bev = bufferevent_socket_new(loop.base, fd, 0)
-            setCallbacks()
+            plain = PlainSocket(loop: loop, fd: fd, readChunk: readChunk, onRead: { [unowned self] in self.onRead?($0) },
+                                onDrained: { [unowned self] in self.drained() }, onEnd: { [unowned self] in self.end(reason: $0) })
         }
     }
 
@@ -111,31 +115,41 @@ public final class Stream {
     }
 
     /// Switch to TLS once everything written so far (the 234 reply) has reached the kernel. Reading
-    /// stops at once: the ClientHello stays in the kernel until the TLS bufferevent reads it, and
-    /// plaintext already read after the command is dropped (no command injection before TLS).
+    /// stops at once: the ClientHello stays in the kernel until the TLS bufferevent reads it (what
+    /// the client sent after the command and was read with it is the owner's to drop: no command
+    /// injection before TLS).
     public func startTLS(_ context: TLSContext, sessionContext: [UInt8]) {
-        guard let bev, ssl == nil else { return }
-        bufferevent_disable(bev, Int16(EV_READ))
-        evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)))
+        guard let plain, !closing else { return }
+        plain.reading = false
         pendingTLS = (context, sessionContext)
         if pendingOutput == 0 { upgradeNow() }
     }
 
     private func upgradeNow() {
-        guard let (context, sessionContext) = pendingTLS, let old = bev else { return }
+        guard let (context, sessionContext) = pendingTLS, let plain else { return }
         pendingTLS = nil
-        bufferevent_free(old)
+        plain.stop()
+        self.plain = nil
         attachTLS(context, sessionContext: sessionContext)
-        if bev == nil { failed(Int16(BEV_EVENT_ERROR)) }
+        if bev == nil {
+            let code = ERR_get_error()
+            end(reason: code == 0 ? "TLS could not be set up" : "TLS: " + TLSError.text(of: code))
+        }
     }
+
     public func write(_ text: String) {
-        guard let bev, !closing else { return }
+        guard !closing else { return }
         var text = text
-        text.withUTF8 { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
+        if let plain {
+            text.withUTF8 { plain.write(UnsafeRawBufferPointer($0)) }
+        } else if let bev {
+            text.withUTF8 { _ = bufferevent_write(bev, $0.baseAddress, $0.count) }
+        }
     }
 
     /// Bytes queued but not yet handed to the kernel.
     public var pendingOutput: Int {
+        if let plain { return plain.pendingOutput }
         guard let bev else { return 0 }
         return evbuffer_get_length(bufferevent_get_output(bev))
     }
@@ -144,7 +158,12 @@ public final class Stream {
     /// buffers fill and its sends stall (backpressure).
     public var readingPaused = false {
         didSet {
-            guard let bev, !closing, readingPaused != oldValue, pendingTLS == nil else { return }
+            guard !closing, readingPaused != oldValue, pendingTLS == nil else { return }
+            if let plain {
+                plain.reading = !readingPaused
+                return
+            }
+            guard let bev else { return }
             if readingPaused {
                 bufferevent_disable(bev, Int16(EV_READ))
             } else {
@@ -159,7 +178,7 @@ public final class Stream {
     /// if the peer has not read it by then (a client that never reads cannot keep the socket, its
     /// output or its descriptor). `onClosed` runs once the socket is closed, either way.
     public func closeAfterFlush(deadlineMilliseconds: Int, onClosed: @escaping () -> Void = {}) {
-        guard bev != nil, !closing else { return onClosed() }
+        guard plain != nil || bev != nil, !closing else { return onClosed() }
         closing = true
         // The owner is done with this stream: no more callbacks into it.
         onRead = nil
@@ -167,7 +186,8 @@ public final class Stream {
         onSecured = nil
         onDrained = nil
         self.onClosed = onClosed
-        bufferevent_disable(bev, Int16(EV_READ))
+        plain?.reading = false
+        if let bev { bufferevent_disable(bev, Int16(EV_READ)) }
         if pendingOutput == 0 {
             close()
         } else {
@@ -180,9 +200,11 @@ public final class Stream {
         }
     }
 
-    /// Free the bufferevent and close the socket now (after a TLS close_notify, best effort).
+    /// Stop, free the bufferevent and close the socket now (after a TLS close_notify, best effort).
     /// Idempotent; does not call `onClose`.
     public func close() {
+        plain?.stop()
+        plain = nil
         if let bev {
             if let ssl {
                 SSL_shutdown(ssl)

@@ -92,6 +92,45 @@ import Testing
         _ = keep
     }
 
+    /// Output larger than the socket's buffers leaves whole and in order as a slow peer reads it,
+    /// `onDrained` comes once, when the last byte is in the kernel, and the peer's close is an end
+    /// without a reason.
+    @Test func aPlainStreamSendsLargeOutputInOrderAndReportsThePeersClose() throws {
+        let loop = EventLoop(name: "plain")
+        let (local, peer) = try socketPair()
+        let text = String(repeating: "0123456789abcdefghijklmnopqrstuvwxyz", count: 10_000)
+        var pendingAtStart = 0
+        var drained = 0
+        var received: [UInt8] = []
+        var ends: [String?] = []
+        var keep: [AnyObject] = []
+        run(loop) { stop in
+            let stream = FerryReactor.Stream(loop: loop, socket: Descriptor(taking: local), onRead: { _ in },
+                                             onClose: { ends.append($0); stop() })
+            stream.onDrained = { drained += 1 }
+            stream.write(String(text.prefix(200_000)))
+            stream.write(String(text.dropFirst(200_000)))
+            pendingAtStart = stream.pendingOutput
+            var reader: EventWatcher?
+            reader = EventWatcher.descriptor(loop: loop, fd: peer, .read) { _ in
+                var buffer = [UInt8](repeating: 0, count: 7000)
+                let n = read(peer, &buffer, buffer.count)
+                if n > 0 { received += buffer[..<n] }
+                if received.count >= text.utf8.count || n == 0 {
+                    reader?.cancel()
+                    close(peer)
+                }
+            }
+            reader?.schedule()
+            keep = [stream]
+        }
+        #expect(pendingAtStart == text.utf8.count)
+        #expect(received == Array(text.utf8))
+        #expect(drained == 1)
+        #expect(ends == [nil])
+        _ = keep
+    }
+
     /// A peer that never reads cannot hold the socket: after the deadline it is closed anyway.
     @Test func closeAfterFlushGivesUpAtItsDeadline() throws {
         let loop = EventLoop(name: "deadline")
