@@ -211,6 +211,7 @@ final class FTPClient {
         do {
             if let tls {
                 offset = try FTPClient.upload(file, count: count, through: TLSChannel(context: tls.context, fd: data, resuming: tls.control))
+                FTPClient.drainAfterSending(data)
             } else {
                 while UInt64(offset) < count {
                     guard sendfile(data, file, &offset, Int(min(count - UInt64(offset), 1 << 30))) > 0 else {
@@ -239,6 +240,17 @@ final class FTPClient {
         }
         channel.close()
         return offset
+    }
+
+    /// After the last record and close_notify: half-close, then read what the server still sends
+    /// (its close_notify, TLS 1.3 tickets) until it closes, as curl does. Closing with those bytes
+    /// unread resets the connection, which vsftpd reports as a failed upload (426).
+    private static func drainAfterSending(_ fd: Int32) {
+        shutdown(fd, Int32(SHUT_WR))
+        var sink = [UInt8](repeating: 0, count: 16 << 10)
+        for _ in 0..<1000 {
+            guard recv(fd, &sink, sink.count, 0) > 0 else { return }
+        }
     }
 
     private func readFinal(_ path: String) throws {
