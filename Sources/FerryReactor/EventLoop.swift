@@ -15,12 +15,19 @@ public final class EventLoop: @unchecked Sendable {
     private let threadID = Mutex<pthread_t?>(nil)
     public let name: String
 
-    /// Call once, before any loop exists: makes libevent thread-safe and ignores SIGPIPE
-    /// (a peer that vanishes must not kill the server; writes report EPIPE instead).
+    /// Call before any loop exists: makes libevent thread-safe and ignores SIGPIPE (a peer that
+    /// vanishes must not kill the server; writes report EPIPE instead). Any number of calls from any
+    /// threads do it once: two evthread_use_pthreads at the same time trip an assertion in libevent
+    /// (parallel tests did, and aborted the test process).
     public static func prepareProcess() {
+        _ = prepared
+    }
+
+    /// Initialised once, under the runtime's once-lock, by the first `prepareProcess`.
+    private static let prepared: Void = {
         evthread_use_pthreads()
         signal(SIGPIPE, SIG_IGN)
-    }
+    }()
 
     public init(name: String) {
         guard let base = event_base_new() else { fatalError("event_base_new failed: out of memory") }
