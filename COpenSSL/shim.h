@@ -36,6 +36,17 @@ static inline void ferry_ssl_expect_close_notify(SSL *ssl) {
     SSL_clear_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 }
 
+/* Ask OpenSSL to hand record encryption to the kernel (kTLS) once the handshake ends, where the
+   kernel, the negotiated cipher and the version allow it; elsewhere the connection is unchanged. */
+static inline void ferry_ssl_enable_ktls(SSL *ssl) {
+    SSL_set_options(ssl, SSL_OP_ENABLE_KTLS);
+}
+
+/* True when the kernel encrypts what is written to this connection (so SSL_sendfile works). */
+static inline int ferry_ssl_kernel_sends(SSL *ssl) {
+    return BIO_get_ktls_send(SSL_get_wbio(ssl));
+}
+
 static inline EVP_PKEY *ferry_generate_p256_key(void) {
     return EVP_EC_gen("P-256");
 }

@@ -30,6 +30,7 @@ public final class TLSConnection {
         // (curl: 8 of 8 uploads of 250 000 bytes cut at 114 688 under TLS 1.3).
         SSL_set_num_tickets(ssl, 0)
         ferry_ssl_expect_close_notify(ssl)
+        if context.kernelOffload { ferry_ssl_enable_ktls(ssl) }
         SSL_set_fd(ssl, fd)
         SSL_set_accept_state(ssl)
     }
@@ -53,6 +54,17 @@ public final class TLSConnection {
         var count = 0
         let result = SSL_write_ex(ssl, buffer.baseAddress, buffer.count, &count)
         return result == 1 ? .done(count) : status(result, ok: count)
+    }
+
+    /// True once the handshake has handed this connection's sending to kernel TLS (the context asked
+    /// for it, and the kernel took the negotiated cipher): `sendFile` works.
+    public var kernelSends: Bool { ferry_ssl_kernel_sends(ssl) != 0 }
+
+    /// Send up to `count` bytes of the file `fd` from `offset` with SSL_sendfile: the kernel reads,
+    /// encrypts and sends them, never through user space. Only when `kernelSends`.
+    public func sendFile(_ fd: Int32, offset: Int64, count: Int) -> Status {
+        let result = SSL_sendfile(ssl, fd, off_t(offset), count, 0)
+        return result >= 0 ? .done(result) : status(Int32(truncatingIfNeeded: result), ok: 0)
     }
 
     /// Send close_notify (best effort, once): clients such as ftplib treat a TLS data connection

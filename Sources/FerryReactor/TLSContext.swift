@@ -37,12 +37,18 @@ public final class TLSContext: @unchecked Sendable {
         case off, optional, required
     }
 
+    /// Data connections ask for kernel TLS (see `KernelTLS`): true only where it was wanted and the
+    /// kernel has it.
+    public let kernelOffload: Bool
+
     /// `clientCA` (PEM, one or more CA certificates) verifies client certificates; it is needed unless
-    /// `clientAuthentication` is `.off`.
+    /// `clientAuthentication` is `.off`. `kernelOffload` lets data connections use kTLS where the
+    /// kernel has it.
     public init(certificateFile: String, keyFile: String, minimumVersion: String = "1.2", ciphers: String? = nil,
-                clientCA: String? = nil, clientAuthentication: ClientAuthentication = .off) throws(TLSError) {
+                clientCA: String? = nil, clientAuthentication: ClientAuthentication = .off, kernelOffload: Bool = true) throws(TLSError) {
         guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError("SSL_CTX_new: \(TLSError.openSSLReason())") }
         self.context = context
+        self.kernelOffload = kernelOffload && KernelTLS.available
         let version: Int32
         switch minimumVersion {
         case "1.2": version = ferry_tls1_2_version()

@@ -1,3 +1,4 @@
+import CFerrySys
 import FTPCore
 import FerryReactor
 import Glibc
@@ -183,19 +184,9 @@ final class DataSocket {
 
     func send(_ buffer: UnsafeRawBufferPointer) -> IO {
         if let tls {
-            switch tls.write(buffer) {
-            case .done(let n):
-                tlsRetryLength = nil
-                return .done(n)
-            case .wantRead:
-                tlsRetryLength = buffer.count
-                return .wouldBlock(.read)
-            case .wantWrite:
-                tlsRetryLength = buffer.count
-                return .wouldBlock(.write)
-            case .closed, .truncated: return .failed("peer closed the TLS session")
-            case .failed(let reason): return .failed(reason)
-            }
+            let io = sent(tls.write(buffer))
+            tlsRetryLength = if case .wouldBlock = io { buffer.count } else { nil }
+            return io
         }
         do {
             switch try syscall("write", { Glibc.write(rawValue, buffer.baseAddress, buffer.count) }) {
@@ -204,6 +195,39 @@ final class DataSocket {
             }
         } catch {
             return .failed(error.reason)
+        }
+    }
+
+    /// Plaintext, or TLS that the kernel encrypts: files can go out by sendfile.
+    var sendsFilesDirectly: Bool { tls?.kernelSends ?? true }
+
+    /// Send up to `count` bytes of the file `fd` from `position` (moved past what went) without
+    /// copying them through user space: sendfile(2), or SSL_sendfile under kernel TLS. `done(0)` is
+    /// the end of the file.
+    func sendFile(_ fd: Int32, from position: inout Int64, count: Int) -> IO {
+        if let tls {
+            let io = sent(tls.sendFile(fd, offset: position, count: count))
+            if case .done(let n) = io { position += Int64(n) }
+            return io
+        }
+        do {
+            switch try syscall("sendfile", { ferry_sendfile(rawValue, fd, &position, count) }) {
+            case .processed(let n): return .done(n)
+            case .wouldBlock: return .wouldBlock(.write)
+            }
+        } catch {
+            return .failed(error.reason)
+        }
+    }
+
+    /// What a TLS send did.
+    private func sent(_ status: TLSConnection.Status) -> IO {
+        switch status {
+        case .done(let n): return .done(n)
+        case .wantRead: return .wouldBlock(.read)
+        case .wantWrite: return .wouldBlock(.write)
+        case .closed, .truncated: return .failed("peer closed the TLS session")
+        case .failed(let reason): return .failed(reason)
         }
     }
 

@@ -17,9 +17,13 @@ final class DataTransfer {
          onFinish: @escaping (TransferOutcome) -> Void) {
         switch kind {
         case .retrieve(let file, let offset, let ascii):
-            pump = ascii || tls != nil
-                ? BufferedSendPump(.file(file, offset: offset, ascii: ascii), loop: loop)
-                : SendfilePump(file: file, offset: offset)
+            pump = if ascii {
+                BufferedSendPump(.file(file, offset: offset, ascii: true), loop: loop)
+            } else if tls != nil {
+                TLSDownloadPump(file: file, offset: offset, loop: loop)
+            } else {
+                SendfilePump(file: file, offset: offset)
+            }
         case .store(let file, let ascii):
             pump = ReceivePump(file: file, ascii: ascii, maxFileSize: maxFileSize, quota: quota, loop: loop)
         case .listing(.entries(let entries), let style):

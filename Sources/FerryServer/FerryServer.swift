@@ -119,6 +119,9 @@ public final class FerryServer {
 
     public var maxSessions: Int { context.limiter.maxTotal }
 
+    /// TLS data connections ask for kernel TLS (wanted, and the kernel has it).
+    public var tlsKernelOffload: Bool { context.tls?.kernelOffload ?? false }
+
     /// Raise RLIMIT_NOFILE as far as allowed: to the kernel's nr_open when privileged
     /// (CAP_SYS_RESOURCE), else to the hard limit. Returns the descriptors available.
     private static func raiseDescriptorLimit() -> Int {

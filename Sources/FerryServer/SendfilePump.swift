@@ -1,10 +1,9 @@
-import CFerrySys
 import FTPCore
 import FerryReactor
 import Synchronization
 
-/// RETR in binary mode over plaintext: sendfile(2) from the file to the socket, driven by
-/// write-readiness, never through user space.
+/// RETR in binary mode over plaintext, or over TLS that the kernel encrypts (kTLS): sendfile(2) or
+/// SSL_sendfile from the file to the socket, driven by write-readiness, never through user space.
 ///
 /// The socket is corked only while other plain downloads run in the process. Alone, the cork held
 /// back the tail of every sendfile call until the next one, and clients felt it (interleaved rounds
@@ -37,21 +36,21 @@ final class SendfilePump: TransferPump {
             let want = socket.allowance(Int(min(UInt64(budget), end - offset)))
             if want == 0 { return .paused }
             var position = Int64(offset)
-            do {
-                switch try syscall("sendfile", { ferry_sendfile(socket.rawValue, file.descriptor.rawValue, &position, want) }) {
-                case .processed(0):
-                    // The file shrank under us: what was there has been sent.
-                    end = offset
-                case .processed(let sent):
-                    offset = UInt64(position)
-                    budget -= sent
-                    bytes += UInt64(sent)
-                    socket.moved(sent)
-                case .wouldBlock:
-                    return .wait(.write)
-                }
-            } catch {
-                return .finished(.connectionLost(bytes: bytes, reason: error.reason))
+            switch socket.sendFile(file.descriptor.rawValue, from: &position, count: want) {
+            case .done(0):
+                // The file shrank under us: what was there has been sent.
+                end = offset
+            case .done(let sent):
+                offset = UInt64(position)
+                budget -= sent
+                bytes += UInt64(sent)
+                socket.moved(sent)
+            case .wouldBlock(let readiness):
+                return .wait(readiness)
+            case .endOfData:
+                return .finished(.connectionLost(bytes: bytes, reason: "peer closed the connection"))
+            case .failed(let reason):
+                return .finished(.connectionLost(bytes: bytes, reason: reason))
             }
         }
         return offset >= end ? .finished(.completed(bytes: bytes)) : .wait(.write)

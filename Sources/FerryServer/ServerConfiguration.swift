@@ -55,6 +55,8 @@ public struct ServerConfiguration: Sendable {
     /// Client certificates (mutual TLS): the CA that issues them and whether one is asked for.
     public var tlsClientCA: String?
     public var tlsClientAuthentication = TLSContext.ClientAuthentication.off
+    /// TLS data connections use kernel TLS where the kernel has it (`KernelTLS`).
+    public var tlsKernelOffload = true
     /// Serve Prometheus metrics at /metrics and a health check at /healthz here.
     public var metricsListen: SocketAddress?
     /// Write an xferlog line per transfer to this file.

@@ -106,7 +106,8 @@ public final class ServerContext: Sendable {
             do {
                 tls = try TLSContext(certificateFile: certificate, keyFile: key, minimumVersion: configuration.tlsMinimumVersion,
                                      ciphers: configuration.tlsCiphers, clientCA: configuration.tlsClientCA,
-                                     clientAuthentication: configuration.tlsClientAuthentication)
+                                     clientAuthentication: configuration.tlsClientAuthentication,
+                                     kernelOffload: configuration.tlsKernelOffload)
             } catch {
                 throw StartupError(error.description)
             }

@@ -136,6 +136,9 @@ public enum Settings {
         spec("tls-client-auth", .string, "\"off\"", "Ask TLS clients for a certificate: off, optional (one that is sent must verify) or required.") { value, config throws(ConfigError) in
             config.tlsClientAuthentication = TLSContext.ClientAuthentication(rawValue: try choice(value, TLSContext.ClientAuthentication.allCases.map(\.rawValue))) ?? .off
         },
+        spec("tls-kernel-offload", .string, "\"auto\"", "auto: TLS data connections hand encryption to the kernel (kTLS) where it has the tls module, so downloads go by sendfile; off: OpenSSL encrypts in user space.") { value, config throws(ConfigError) in
+            config.tlsKernelOffload = try choice(value, ["auto", "off"]) == "auto"
+        },
         spec("metrics-listen", .string, nil, "Serve Prometheus /metrics and /healthz at HOST:PORT.", sample: "\"127.0.0.1:9121\"") { value, config throws(ConfigError) in
             config.metricsListen = try parseListen(try string(value))
         },

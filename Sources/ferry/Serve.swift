@@ -74,7 +74,7 @@ struct Serve: ParsableCommand {
             who = "read-only to anonymous users"
         }
         let urls = (config.listen.map { "ftp://\($0)/" } + config.implicitTLSListen.map { "ftps://\($0)/" }).joined(separator: " ")
-        let security = config.tlsCertificate == nil ? "" : (config.requireTLS ? ", TLS required" : ", AUTH TLS offered")
+        let security = config.tlsCertificate == nil ? "" : (config.requireTLS ? ", TLS required" : ", AUTH TLS offered") + tlsEncryption(config, server: server)
         let banner = "Ferry serving \(config.root) \(who) at \(urls) (\(config.workers) workers, up to \(server.maxSessions) sessions\(security))"
         if json {
             logger.notice("\(banner)")
@@ -82,5 +82,12 @@ struct Serve: ParsableCommand {
             print(banner)
             fflush(stdout)
         }
+    }
+
+    /// Who encrypts TLS downloads, so an operator sees whether kTLS is in use and why not.
+    private func tlsEncryption(_ config: ServerConfiguration, server: FerryServer) -> String {
+        if server.tlsKernelOffload { return "; kernel TLS for data connections" }
+        if !config.tlsKernelOffload { return "; kernel TLS off (--tls-kernel-offload off)" }
+        return "; no kernel TLS here (the kernel has no tls module), OpenSSL encrypts"
     }
 }

@@ -77,6 +77,8 @@ struct ServeSettings: ParsableArguments {
     var tlsClientCa: String?
     @Option(name: .customLong("tls-client-auth"), help: "Ask TLS clients for a certificate: off, optional (one that is sent must verify) or required (default: off).")
     var tlsClientAuth: String?
+    @Option(name: .customLong("tls-kernel-offload"), help: "auto: TLS data connections hand encryption to the kernel (kTLS) where it has the tls module, so downloads go by sendfile; off: OpenSSL encrypts in user space (default: auto).")
+    var tlsKernelOffload: String?
     @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus /metrics and /healthz at HOST:PORT.")
     var metricsListen: String?
     @Option(name: .customLong("xferlog"), help: "Append a wu-ftpd/vsftpd-format xferlog line per transfer to this file (SIGUSR1 reopens it).")
@@ -143,6 +145,7 @@ struct ServeSettings: ParsableArguments {
         values["tls-ciphers"] = tlsCiphers.map(SettingValue.string)
         values["tls-client-ca"] = tlsClientCa.map(SettingValue.string)
         values["tls-client-auth"] = tlsClientAuth.map(SettingValue.string)
+        values["tls-kernel-offload"] = tlsKernelOffload.map(SettingValue.string)
         values["metrics-listen"] = metricsListen.map(SettingValue.string)
         values["xferlog"] = xferlog.map(SettingValue.string)
         values["on-upload"] = onUpload.map(SettingValue.string)

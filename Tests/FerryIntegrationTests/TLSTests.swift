@@ -165,6 +165,23 @@ print("ok")
         #expect((try? Data(contentsOf: home.appendingPathComponent("lftp-up.bin"))) == payload)
     }
 
+    /// The banner says who encrypts TLS downloads (the kernel where it has the tls module), and
+    /// curl's downloads, whole and from an offset, arrive byte-exact either way.
+    @Test(arguments: ["auto", "off"]) func kernelTLSIsReportedAndDownloadsArriveEitherWay(offload: String) throws {
+        let server = try FerryProcess(["--tls-kernel-offload", offload], users: true, tls: true)
+        let payload = Disk.pattern(3_000_000, seed: 11)
+        try payload.write(to: server.home("alice").appendingPathComponent("k.bin"))
+        let whole = try Tool.run("curl", ["-sS", "--ssl-reqd", "-k", "-u", "alice:secret", "\(server.url)/k.bin"])
+        #expect(whole.status == 0 && whole.stdoutData == payload, "\(whole.stderr)\n\(server.log)")
+        let tail = try Tool.run("curl", ["-sS", "--ssl-reqd", "-k", "-u", "alice:secret", "-C", "1000001", "\(server.url)/k.bin"])
+        #expect(tail.status == 0 && tail.stdoutData == payload.dropFirst(1_000_001), "\(tail.stderr)")
+        let kernelHasTLS = try String(contentsOfFile: "/proc/sys/net/ipv4/tcp_available_ulp", encoding: .utf8)
+            .split(whereSeparator: \.isWhitespace).contains("tls")
+        let expected = offload == "off" ? "kernel TLS off (--tls-kernel-offload off)"
+            : kernelHasTLS ? "kernel TLS for data connections" : "no kernel TLS here (the kernel has no tls module)"
+        #expect(server.log.contains(expected), "\(server.log)")
+    }
+
     @Test func requireTLSRefusesPlaintext() throws {
         let server = try FerryProcess(["--require-tls"], users: true, tls: true)
         let result = try Tool.python(TLSTests.prelude + #"""

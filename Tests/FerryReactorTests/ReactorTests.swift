@@ -150,29 +150,11 @@ import Testing
         #expect(elapsed >= 0.15 && elapsed < 3, "\(elapsed) s")
     }
 
-    /// A throwaway self-signed server context.
-    private func makeTLSContext() throws -> TLSContext {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-reactor-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                             "-subj", "/CN=test", "-keyout", folder.appendingPathComponent("key.pem").path,
-                             "-out", folder.appendingPathComponent("cert.pem").path]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        try #require(openssl.terminationStatus == 0)
-        return try TLSContext(certificateFile: folder.appendingPathComponent("cert.pem").path,
-                              keyFile: folder.appendingPathComponent("key.pem").path)
-    }
-
     /// AUTH TLS as a control connection does it: a plaintext reply, then the same stream turns into
     /// a TLS server; the peer (an OpenSSL client on its own thread, blocking) handshakes over the
     /// socketpair and both directions then carry plaintext through TLS.
     @Test func aPlainStreamUpgradesToTLSAfterItsReply() throws {
-        let context = try makeTLSContext()
+        let context = try makeTestTLSContext()
         let loop = EventLoop(name: "upgrade")
         let (local, peer) = try socketPair()
         defer { close(peer) }
@@ -226,7 +208,7 @@ import Testing
     }
 
     @Test func aTLSHandshakeThatNeverStartsTimesOut() throws {
-        let context = try makeTLSContext()
+        let context = try makeTestTLSContext()
         let loop = EventLoop(name: "tls")
         let (local, peer) = try socketPair()
         defer { close(peer) }

@@ -125,6 +125,13 @@ import Testing
         #expect(try Settings.build([[:]]).tlsCloseNotifyRequired)
     }
 
+    /// Kernel TLS is on unless turned off; only its two words are accepted.
+    @Test func kernelTLSOffloadIsAutoOrOff() throws {
+        #expect(try Settings.build([[:]]).tlsKernelOffload)
+        #expect(try Settings.build([["tls-kernel-offload": source(.string("off"))]]).tlsKernelOffload == false)
+        #expect(throws: ConfigErrors.self) { try Settings.build([["tls-kernel-offload": source(.string("on"))]]) }
+    }
+
     @Test func everySettingHasAnExampleLine() {
         let example = Settings.example
         for spec in Settings.specs {
