@@ -65,12 +65,8 @@ final class BufferedSendPump: TransferPump {
                 budget -= n
                 bytes += UInt64(n)
                 socket.moved(n)
-            case .wouldBlock(let readiness):
-                return .wait(readiness)
-            case .endOfData:
-                return .finished(.connectionLost(bytes: bytes, reason: "peer closed the connection"))
-            case .failed(let reason):
-                return .finished(.connectionLost(bytes: bytes, reason: reason))
+            case let stopped:
+                return .after(stopped, bytes: bytes)
             }
         }
         return .wait(.write)

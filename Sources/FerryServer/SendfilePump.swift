@@ -45,12 +45,8 @@ final class SendfilePump: TransferPump {
                 budget -= sent
                 bytes += UInt64(sent)
                 socket.moved(sent)
-            case .wouldBlock(let readiness):
-                return .wait(readiness)
-            case .endOfData:
-                return .finished(.connectionLost(bytes: bytes, reason: "peer closed the connection"))
-            case .failed(let reason):
-                return .finished(.connectionLost(bytes: bytes, reason: reason))
+            case let stopped:
+                return .after(stopped, bytes: bytes)
             }
         }
         return offset >= end ? .finished(.completed(bytes: bytes)) : .wait(.write)

@@ -8,6 +8,17 @@ enum PumpStep {
     /// Something else resumes the socket: the caps' timer or a listing batch read off the loop.
     case paused
     case finished(TransferOutcome)
+
+    /// Where a send that moved nothing leaves a download that has sent `bytes`: waiting for the
+    /// readiness it needs, or lost (a send that moved bytes has the pump call again when writable).
+    static func after(_ send: DataSocket.IO, bytes: UInt64) -> PumpStep {
+        switch send {
+        case .done: .wait(.write)
+        case .wouldBlock(let readiness): .wait(readiness)
+        case .endOfData: .finished(.connectionLost(bytes: bytes, reason: "peer closed the connection"))
+        case .failed(let reason): .finished(.connectionLost(bytes: bytes, reason: reason))
+        }
+    }
 }
 
 /// Moves one transfer's bytes through its `DataSocket`, at most `TransferSlice.bytes` per turn, so one fast
