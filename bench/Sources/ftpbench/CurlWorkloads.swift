@@ -21,13 +21,12 @@ extension Workloads {
         return curlRun(target, streams: streams, size: size, label: label) { _ in options }
     }
 
-    /// W3c/W5uc: one curl STOR of `source` (dirty pages flushed first, so no upload pays for the last
-    /// one's writeback).
+    /// W3c/W5uc: one curl STOR of `source` to a new file (see `prepareUpload`).
     static func curlStore(_ target: Target, source: String, size: UInt64, tls: Bool, label: String) -> Measurement {
-        sync()
+        prepareUpload(target)
         warm(source)
         let options = (tls ? curlTLS : []) + ["--upload-file", source, "--output", "/dev/null", "--write-out", "%{size_upload}",
-                                              url(target, "ftpbench-upload.bin")]
+                                              url(target, uploadName)]
         return curlRun(target, streams: 1, size: size, label: label) { _ in options }
     }
 

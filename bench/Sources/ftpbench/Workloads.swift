@@ -118,8 +118,22 @@ enum Workloads {
         while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}
     }
 
+    /// The name every upload workload stores to.
+    static let uploadName = "ftpbench-upload.bin"
+
+    /// Before an upload: remove the last upload's file and flush dirty pages, so every upload writes
+    /// a new file and none pays for another's writeback. Overwriting the 1 GiB file the last upload
+    /// left halved every server's rate on this ext4 (one curl STOR, pinned: Ferry 2474-2731 MiB/s
+    /// to a new file, 985-1071 over the old one; pure-ftpd 2752-2961 and 1018-1204), which made the
+    /// upload rows measure the truncation rather than the server.
+    static func prepareUpload(_ target: Target) {
+        unlink("\(target.dataDir)/\(uploadName)")
+        sync()
+    }
+
     /// W3: one STOR of `size` bytes from `source` (W5u: over a session secured with `tls`).
     static func store(_ target: Target, source: String, size: UInt64, label: String, tls: TLSClientContext? = nil) -> Measurement {
+        prepareUpload(target)
         let counters = Counters()
         let file = open(source, O_RDONLY)
         defer { close(file) }
@@ -132,7 +146,7 @@ enum Workloads {
             try client.login(user: target.user, password: target.password)
             cpuBefore = CPUReading.now(target.probe)
             let start = Date()
-            let sent = try client.store("ftpbench-upload.bin", from: file, count: size)
+            let sent = try client.store(uploadName, from: file, count: size)
             seconds = Date().timeIntervalSince(start)
             cpuAfter = CPUReading.now(target.probe)
             client.quit()
