@@ -125,13 +125,17 @@ final class DataSocket {
 
     // MARK: readiness
 
-    /// Wait for `readiness` (re-arming only when it changes).
+    /// Wait for `readiness` (re-arming only when it changes). Input that TLS read ahead counts as
+    /// readable: the pump gets its next turn at once.
     func watch(_ readiness: EventWatcher.Readiness) {
-        guard descriptor != nil, readiness != interest || watcher == nil else { return }
-        watcher?.cancel()
-        interest = readiness
-        watcher = loop.watch(rawValue, readiness) { [unowned self] _ in self.onReady?() }
-        watcher?.schedule(timeoutMilliseconds: nil)
+        guard descriptor != nil else { return }
+        if readiness != interest || watcher == nil {
+            watcher?.cancel()
+            interest = readiness
+            watcher = loop.watch(rawValue, readiness) { [unowned self] _ in self.onReady?() }
+            watcher?.schedule(timeoutMilliseconds: nil)
+        }
+        if readiness.contains(.read), tls?.hasBufferedInput == true { resume(afterMilliseconds: 0) }
     }
 
     /// Stop watching until `resume` (a listing batch is being read off the loop).
@@ -154,11 +158,16 @@ final class DataSocket {
         let allowed = caps.map { $0.available() }.min() ?? wanted
         guard allowed <= 0 else { return min(wanted, allowed) }
         watcher?.pause()
+        resume(afterMilliseconds: caps.map { $0.millisecondsUntilReady() }.max() ?? 1)
+        return 0
+    }
+
+    /// Give the pump a turn after `milliseconds`, whatever the socket's readiness.
+    private func resume(afterMilliseconds milliseconds: Int) {
         if resumeTimer == nil {
             resumeTimer = loop.timer { [unowned self] in self.resume() }
         }
-        resumeTimer?.schedule(timeoutMilliseconds: caps.map { $0.millisecondsUntilReady() }.max() ?? 1)
-        return 0
+        resumeTimer?.schedule(timeoutMilliseconds: milliseconds)
     }
 
     /// `count` bytes crossed the network: they count against the caps and as progress.

@@ -131,39 +131,65 @@ final class ReceivePump: TransferPump {
             case .probe(let error): overQuota = error
             case .stop(let step): return step
             }
-            let n: Int
-            // Through the whole array's buffer: a mutating call on a slice (`buffer[0..<room]`) copied it.
-            switch buffer.withUnsafeMutableBytes({ socket.receive(UnsafeMutableRawBufferPointer(rebasing: $0[0..<room])) }) {
-            case .done(let count):
-                n = count
-            case .endOfData:
+            let (n, stop) = gather(socket, room)
+            if n > 0 {
+                socket.moved(n)
+                budget -= n
+                if let overQuota { return refuse(overQuota, socket) }
+                let (keep, tooLarge) = admit(n)
+                let error: FileSystemError?
+                if ascii {
+                    converted.removeAll(keepingCapacity: true)
+                    buffer.withUnsafeBytes { converter.toLocal(UnsafeRawBufferPointer(rebasing: $0[0..<keep]), into: &converted) }
+                    error = converted.withUnsafeBytes { writeToFile($0) }
+                } else {
+                    error = buffer.withUnsafeBytes { writeToFile(UnsafeRawBufferPointer(rebasing: $0[0..<keep])) }
+                }
+                if let error { return refuse(error, socket) }
+                if tooLarge { return refuse(FileSystemError(EFBIG), socket) }
+            }
+            switch stop {
+            case nil:
+                continue
+            case .end:
                 if ascii {
                     converted.removeAll(keepingCapacity: true)
                     converter.finishLocal(into: &converted)
                     if let error = converted.withUnsafeBytes({ writeToFile($0) }) { return .finished(.fileError(error, bytes: bytes)) }
                 }
                 return .finished(.completed(bytes: bytes))
-            case .wouldBlock(let readiness):
+            case .wait(let readiness):
                 return .wait(readiness)
-            case .failed(let reason):
+            case .lost(let reason):
                 return .finished(.connectionLost(bytes: bytes, reason: reason))
             }
-            socket.moved(n)
-            budget -= n
-            if let overQuota { return refuse(overQuota, socket) }
-            let (keep, tooLarge) = admit(n)
-            let error: FileSystemError?
-            if ascii {
-                converted.removeAll(keepingCapacity: true)
-                buffer.withUnsafeBytes { converter.toLocal(UnsafeRawBufferPointer(rebasing: $0[0..<keep]), into: &converted) }
-                error = converted.withUnsafeBytes { writeToFile($0) }
-            } else {
-                error = buffer.withUnsafeBytes { writeToFile(UnsafeRawBufferPointer(rebasing: $0[0..<keep])) }
-            }
-            if let error { return refuse(error, socket) }
-            if tooLarge { return refuse(FileSystemError(EFBIG), socket) }
         }
         return .wait(.read)
+    }
+
+    /// Why `gather` stopped before filling its room.
+    private enum ReadStop {
+        case end
+        case wait(EventWatcher.Readiness)
+        case lost(String)
+    }
+
+    /// Read up to `room` bytes into `buffer`: one read on plaintext, which takes what the socket
+    /// holds; under TLS, which gives one record (at most 16 KiB) per read, as many as are there, so
+    /// the file gets one large write instead of one per record (FTPS uploads made 41 000 writes per
+    /// GiB). Returns what was read and, if reading stopped before `room`, why.
+    private func gather(_ socket: DataSocket, _ room: Int) -> (Int, ReadStop?) {
+        var n = 0
+        repeat {
+            // Through the whole array's buffer: a mutating call on a slice (`buffer[n..<room]`) copied it.
+            switch buffer.withUnsafeMutableBytes({ socket.receive(UnsafeMutableRawBufferPointer(rebasing: $0[n..<room])) }) {
+            case .done(let count): n += count
+            case .endOfData: return (n, .end)
+            case .wouldBlock(let readiness): return (n, .wait(readiness))
+            case .failed(let reason): return (n, .lost(reason))
+            }
+        } while socket.isTLS && n < room
+        return (n, nil)
     }
 
     /// What the next read may take.

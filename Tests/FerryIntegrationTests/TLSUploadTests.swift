@@ -26,6 +26,40 @@ import Testing
         }
     }
 
+    /// The server reads TLS ahead (64 KiB at a time) and moves at most 512 KiB per turn. An upload a
+    /// little past 512 KiB sent at once can leave its tail and close_notify inside OpenSSL with the
+    /// socket empty, while ftplib (unwrap) waits for the server's close_notify without closing: the
+    /// server must read on without waiting for the socket (it waited until the client's timeout).
+    @Test func anFTPSUploadWhoseTailWasReadAheadEndsAtOnce() throws {
+        let server = try FerryProcess(users: true, tls: true)
+        let sizes = [530_000, 540_000, 560_000, 580_000]
+        for size in sizes {
+            try Disk.pattern(size, seed: UInt64(size)).write(to: server.scratch.appendingPathComponent("tail-\(size)"))
+        }
+        let result = try Tool.python(TLSTests.prelude + #"""
+for size in \#(sizes):
+    payload = open(os.path.join(os.path.dirname(ROOT), "tail-%d" % size), "rb").read()
+    for run in range(3):
+        f = tls_connect(Reusing); f.voidcmd("TYPE I")
+        f.sock.settimeout(10)
+        conn = f.transfercmd("STOR tail-%d-%d" % (size, run))
+        conn.settimeout(10)
+        conn.sendall(payload)
+        conn.unwrap()
+        conn.close()
+        print(size, run, f.voidresp())
+        f.quit()
+"""#, server: server)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log.suffix(2000))")
+        #expect(result.stdout.components(separatedBy: "\n").filter { $0.contains(" 226 ") }.count == sizes.count * 3, "\(result.stdout)")
+        for size in sizes {
+            for run in 0..<3 {
+                let stored = try? Data(contentsOf: server.home("alice").appendingPathComponent("tail-\(size)-\(run)"))
+                #expect(stored == Disk.pattern(size, seed: UInt64(size)), "tail-\(size)-\(run): \(stored?.count ?? -1) bytes")
+            }
+        }
+    }
+
     /// curl, lftp and ftplib all end an upload with close_notify, so by default a FIN without it is a
     /// failure (426, logged); `--tls-close-notify optional` accepts it.
     static let finWithoutCloseNotify = TLSTests.prelude + #"""
