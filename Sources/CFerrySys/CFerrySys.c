@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <crypt.h>
 #include <zlib.h>
+#include <sched.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -89,6 +90,13 @@ int ferry_crypt_hash(const char *password, const char *setting, char *out, size_
     explicit_bzero(data, sizeof *data);
     free(data);
     return result;
+}
+
+int ferry_usable_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 ? (int)online : 1;
 }
 
 int ferry_set_oobinline(int fd) {

@@ -1,3 +1,4 @@
+import CFerrySys
 import FTPCore
 import FerryReactor
 import Glibc
@@ -72,7 +73,7 @@ public enum Settings {
         spec("proxy-protocol-timeout", .integer, "5", "Seconds a connection from a trusted proxy has to send its PROXY header.") { value, config throws(ConfigError) in
             config.proxyProtocolTimeout = try integer(value, atLeast: 1, atMost: 3600)
         },
-        spec("workers", .integer, nil, "Event loops (default: number of cores).", sample: "2") { value, config throws(ConfigError) in
+        spec("workers", .integer, nil, "Event loops (default: the cores this process may run on).", sample: "2") { value, config throws(ConfigError) in
             config.workers = try integer(value, atLeast: 1, atMost: 256)
         },
         spec("max-login-failures", .integer, "3", "Failed logins in one session before it is closed.") { value, config throws(ConfigError) in
@@ -255,7 +256,9 @@ public enum Settings {
         var merged: [String: Source] = [:]
         for layer in layers { merged.merge(layer) { $1 } }
         var config = ServerConfiguration()
-        config.workers = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        // One loop per core the process may use: under taskset or a container's cpuset, more loops
+        // than cores only take turns on them.
+        config.workers = Int(ferry_usable_cpus())
         var errors: [ConfigError] = []
         for spec in specs {
             guard let source = merged[spec.key] else { continue }

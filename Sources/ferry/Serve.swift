@@ -75,7 +75,7 @@ struct Serve: ParsableCommand {
         }
         let urls = (config.listen.map { "ftp://\($0)/" } + config.implicitTLSListen.map { "ftps://\($0)/" }).joined(separator: " ")
         let security = config.tlsCertificate == nil ? "" : (config.requireTLS ? ", TLS required" : ", AUTH TLS offered") + tlsEncryption(config, server: server)
-        let banner = "Ferry serving \(config.root) \(who) at \(urls) (\(config.workers) workers, up to \(server.maxSessions) sessions\(security))"
+        let banner = "Ferry serving \(config.root) \(who) at \(urls) (\(config.workers) \(config.workers == 1 ? "worker" : "workers"), up to \(server.maxSessions) sessions\(security))"
         if json {
             logger.notice("\(banner)")
         } else {

@@ -29,7 +29,7 @@ struct ServeSettings: ParsableArguments {
     var proxyProtocolData = false
     @Option(name: .customLong("proxy-protocol-timeout"), help: "Seconds a connection from a trusted proxy has to send its PROXY header (default: 5).")
     var proxyProtocolTimeout: Int?
-    @Option(name: .customLong("workers"), help: "Event loops (default: number of cores).")
+    @Option(name: .customLong("workers"), help: "Event loops (default: the cores this process may run on).")
     var workers: Int?
     @Option(name: .customLong("max-login-failures"), help: "Failed logins in one session before it is closed (default: 3).")
     var maxLoginFailures: Int?

@@ -179,6 +179,21 @@ print("ok")
         #expect(missing.status != 0 && missing.stderr.contains("no such user"))
     }
 
+    /// By default one event loop per core the process may run on: under taskset (or a container's
+    /// cpuset) that is the cores it was given, not the machine's.
+    @Test func workersDefaultToTheCoresTheServerMayRunOn() throws {
+        // Cpus_allowed_list reads like "0-1" or "0,2-3".
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let list = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }?.split(separator: ":").last)
+        let ranges = list.trimmingCharacters(in: .whitespaces).split(separator: ",").map { $0.split(separator: "-").compactMap { Int($0) } }
+        let allowed = ranges.reduce(0) { $0 + ($1.count == 2 ? $1[1] - $1[0] + 1 : 1) }
+        let first = try #require(ranges.first?.first)
+        let free = try FerryProcess(workers: nil)
+        #expect(free.log.contains("(\(allowed) worker\(allowed == 1 ? "" : "s"), "), "\(free.log)")
+        let pinned = try FerryProcess(launcher: ["taskset", "-c", "\(first)"], workers: nil)
+        #expect(pinned.log.contains("(1 worker, "), "\(pinned.log)")
+    }
+
     @Test func descriptorBudgetRefusesCleanlyInsteadOfRunningOut() throws {
         // 100 descriptors: 64 kept back, 36 for sessions (one each), open homes (one each, shared by
         // every session in that home) and transfers (five each).

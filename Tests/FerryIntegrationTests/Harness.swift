@@ -92,10 +92,10 @@ final class FerryProcess {
     /// With `tls`, `ferry cert self-signed` makes a certificate there and the server offers AUTH TLS;
     /// `implicitTLS` also opens an implicit FTPS port.
     /// `configFile` (written by `prepare`, relative to the scratch folder) is passed as `--config`;
-    /// `environment` is added to the server's.
+    /// `environment` is added to the server's. `workers` nil leaves the event loops to the default.
     init(_ arguments: [String] = [], host: String = "127.0.0.1", users: Bool = false, tls: Bool = false, implicitTLS: Bool = false,
          prepare: (URL, URL) throws -> Void = { _, _ in }, configFile: String? = nil, environment: [String: String] = [:],
-         launcher: [String] = []) throws {
+         launcher: [String] = [], workers: Int? = 2) throws {
         self.host = host
         port = try FerryProcess.freePort(host: host)
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-it-\(UUID().uuidString)")
@@ -110,7 +110,7 @@ final class FerryProcess {
         // `launcher` (e.g. prlimit with its options) runs the binary; its PID is the server's.
         process.executableURL = URL(fileURLWithPath: try launcher.first.map { try Tool.which($0) } ?? FerryProcess.binary)
         let listen = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        var args = ["serve", "--listen", listen, "--workers", "2"]
+        var args = ["serve", "--listen", listen] + (workers.map { ["--workers", "\($0)"] } ?? [])
         if !arguments.contains("--root") { args += ["--root", root.path] }
         if users {
             try Disk.makeUsers(scratch)

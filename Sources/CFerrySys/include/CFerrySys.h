@@ -47,6 +47,10 @@ int ferry_pipe_cloexec(int fds[2]);
 /* zlib's CRC-32 of `count` bytes, continuing from `crc` (0 to start); any length. */
 unsigned long ferry_crc32(unsigned long crc, const void *bytes, size_t count);
 
+/* CPUs this process may run on (sched_getaffinity: taskset, a container's cpuset), or the online
+   count where that cannot be read; at least 1. */
+int ferry_usable_cpus(void);
+
 /* Set SO_OOBINLINE so urgent data (ftplib sends ABOR that way) arrives inline. Returns 0 or -1. */
 int ferry_set_oobinline(int fd);
 #endif
