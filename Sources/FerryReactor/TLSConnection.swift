@@ -57,8 +57,8 @@ public final class TLSConnection {
         return result == 1 ? .done(count) : status(result, ok: count)
     }
 
-    /// OpenSSL holds input not yet returned by `read` (read-ahead): the socket may never turn readable
-    /// for it, so whoever waits for input must read again without waiting.
+    /// OpenSSL holds input that `read` has not returned (read ahead): whole records, which the socket
+    /// may never announce again, or only part of one, which needs more from the socket.
     public var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 }
 
     public func write(_ buffer: UnsafeRawBufferPointer) -> Status {

@@ -125,17 +125,21 @@ final class DataSocket {
 
     // MARK: readiness
 
-    /// Wait for `readiness` (re-arming only when it changes). Input that TLS read ahead counts as
-    /// readable: the pump gets its next turn at once.
+    /// Wait for `readiness` (re-arming only when it changes).
     func watch(_ readiness: EventWatcher.Readiness) {
-        guard descriptor != nil else { return }
-        if readiness != interest || watcher == nil {
-            watcher?.cancel()
-            interest = readiness
-            watcher = loop.watch(rawValue, readiness) { [unowned self] _ in self.onReady?() }
-            watcher?.schedule(timeoutMilliseconds: nil)
-        }
-        if readiness.contains(.read), tls?.hasBufferedInput == true { resume(afterMilliseconds: 0) }
+        guard descriptor != nil, readiness != interest || watcher == nil else { return }
+        watcher?.cancel()
+        interest = readiness
+        watcher = loop.watch(rawValue, readiness) { [unowned self] _ in self.onReady?() }
+        watcher?.schedule(timeoutMilliseconds: nil)
+    }
+
+    /// TLS read ahead bytes that no receive has returned yet (perhaps only part of a record).
+    var hasBufferedInput: Bool { tls?.hasBufferedInput ?? false }
+
+    /// Give the pump its next turn on the loop's next pass, whatever the socket's readiness.
+    func resumeSoon() {
+        resume(afterMilliseconds: 0)
     }
 
     /// Stop watching until `resume` (a listing batch is being read off the loop).

@@ -61,6 +61,7 @@ final class DataTransfer {
         switch pump.pump(socket) {
         case .wait(let readiness): socket.watch(readiness)
         case .paused: break
+        case .again: socket.resumeSoon()
         case .finished(let outcome): finish(outcome)
         }
     }

@@ -164,7 +164,9 @@ final class ReceivePump: TransferPump {
                 return .finished(.connectionLost(bytes: bytes, reason: reason))
             }
         }
-        return .wait(.read)
+        // Not after a read that would block: what is held then is part of a record, and an
+        // immediate turn would spin until the rest arrives.
+        return socket.hasBufferedInput ? .again : .wait(.read)
     }
 
     /// Why `gather` stopped before filling its room.

@@ -7,6 +7,9 @@ enum PumpStep {
     case wait(EventWatcher.Readiness)
     /// Something else resumes the socket: the caps' timer or a listing batch read off the loop.
     case paused
+    /// The turn's budget ran out with input TLS already read ahead: the socket may never turn
+    /// readable for it, so take the next turn on the loop's next pass.
+    case again
     case finished(TransferOutcome)
 
     /// Where a send that moved nothing leaves a download that has sent `bytes`: waiting for the

@@ -60,6 +60,47 @@ for size in \#(sizes):
         }
     }
 
+    /// Half a TLS record, then nothing for 1.5 s: the server holds the half in its read-ahead and
+    /// waits for the socket, using no CPU (a build that took held input for readable input spun its
+    /// loop, 1.14 CPU s in the 1.5 s); the rest then completes the upload.
+    @Test func halfARecordWaitsForTheRestWithoutSpinning() throws {
+        let server = try FerryProcess(users: true, tls: true)
+        let result = try Tool.python(TLSTests.prelude + #"""
+def cpu_seconds(pid):
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+f = tls_connect(); f.voidcmd("TYPE I")
+sock, _ = ftplib.FTP.ntransfercmd(f, "STOR half.bin")   # the bare socket: TLS by hand below
+incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(incoming, outgoing, session=f.sock.session)
+def send_held():
+    data = outgoing.read()
+    if data: sock.sendall(data)
+for _ in range(100):
+    try:
+        tls.do_handshake(); send_held(); break
+    except ssl.SSLWantReadError:
+        send_held(); data = sock.recv(65536); assert data, "closed during the handshake"; incoming.write(data)
+payload = bytes(range(256)) * 40
+tls.write(payload); record = outgoing.read()
+sock.sendall(record[:len(record) // 2])
+before = cpu_seconds(\#(server.pid)); time.sleep(1.5); spent = cpu_seconds(\#(server.pid)) - before
+sock.sendall(record[len(record) // 2:])
+try:
+    tls.unwrap()
+except ssl.SSLWantReadError:
+    pass
+send_held()
+print(spent, f.voidresp())
+sock.close(); f.quit()
+"""#, server: server)
+        #expect(result.status == 0, "\(result.stderr)\n\(server.log.suffix(2000))")
+        let words = result.stdout.split(separator: " ")
+        #expect(words.count > 1 && words[1] == "226", "\(result.stdout)")
+        #expect((Double(words.first ?? "") ?? 99) < 0.3, "server CPU while half a record was held: \(result.stdout)")
+        #expect(try Data(contentsOf: server.home("alice").appendingPathComponent("half.bin")) == Data((0..<40).flatMap { _ in 0...255 as ClosedRange<UInt8> }))
+    }
+
     /// curl, lftp and ftplib all end an upload with close_notify, so by default a FIN without it is a
     /// failure (426, logged); `--tls-close-notify optional` accepts it.
     static let finWithoutCloseNotify = TLSTests.prelude + #"""
