@@ -122,8 +122,9 @@ final class ReceivePump: TransferPump {
 
     private func receiveBuffered(_ socket: DataSocket) -> PumpStep {
         var budget = TransferSlice.bytes
+        var receives = TransferSlice.receives
         if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: TransferSlice.bufferBytes) }
-        while budget > 0 {
+        while budget > 0 && receives > 0 {
             var room = 1
             var overQuota: FileSystemError?
             switch self.room(socket, buffer.count) {
@@ -131,7 +132,7 @@ final class ReceivePump: TransferPump {
             case .probe(let error): overQuota = error
             case .stop(let step): return step
             }
-            let (n, stop) = gather(socket, room)
+            let (n, stop) = gather(socket, room, &receives)
             if n > 0 {
                 socket.moved(n)
                 budget -= n
@@ -164,9 +165,13 @@ final class ReceivePump: TransferPump {
                 return .finished(.connectionLost(bytes: bytes, reason: reason))
             }
         }
-        // Not after a read that would block: what is held then is part of a record, and an
-        // immediate turn would spin until the rest arrives.
-        return socket.hasBufferedInput ? .again : .wait(.read)
+        return ReceivePump.nextTurn(socket)
+    }
+
+    /// Where a turn that spent its budget leaves the upload. Not after a read that would block: what
+    /// is held then is part of a record, and an immediate turn would spin until the rest arrives.
+    private static func nextTurn(_ socket: DataSocket) -> PumpStep {
+        socket.hasBufferedInput ? .again : .wait(.read)
     }
 
     /// Why `gather` stopped before filling its room.
@@ -179,10 +184,12 @@ final class ReceivePump: TransferPump {
     /// Read up to `room` bytes into `buffer`: one read on plaintext, which takes what the socket
     /// holds; under TLS, which gives one record (at most 16 KiB) per read, as many as are there, so
     /// the file gets one large write instead of one per record (FTPS uploads made 41 000 writes per
-    /// GiB). Returns what was read and, if reading stopped before `room`, why.
-    private func gather(_ socket: DataSocket, _ room: Int) -> (Int, ReadStop?) {
+    /// GiB). Each read spends one of `receives`. Returns what was read and, if reading stopped
+    /// before `room` for another reason than `receives`, why.
+    private func gather(_ socket: DataSocket, _ room: Int, _ receives: inout Int) -> (Int, ReadStop?) {
         var n = 0
         repeat {
+            receives -= 1
             // Through the whole array's buffer: a mutating call on a slice (`buffer[n..<room]`) copied it.
             switch buffer.withUnsafeMutableBytes({ socket.receive(UnsafeMutableRawBufferPointer(rebasing: $0[n..<room])) }) {
             case .done(let count): n += count
@@ -190,7 +197,7 @@ final class ReceivePump: TransferPump {
             case .wouldBlock(let readiness): return (n, .wait(readiness))
             case .failed(let reason): return (n, .lost(reason))
             }
-        } while socket.isTLS && n < room
+        } while socket.isTLS && n < room && receives > 0
         return (n, nil)
     }
 
@@ -281,10 +288,15 @@ final class ReceivePump: TransferPump {
     private func discard(_ socket: DataSocket) -> PumpStep {
         guard let refusal else { return .finished(.completed(bytes: bytes)) }
         if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: TransferSlice.bufferBytes) }
+        var budget = TransferSlice.bytes
+        var receives = TransferSlice.receives
         while discarded < ReceivePump.discardBytes {
+            if budget <= 0 || receives == 0 { return ReceivePump.nextTurn(socket) }
+            receives -= 1
             switch buffer.withUnsafeMutableBytes({ socket.receive($0) }) {
             case .done(let n):
                 discarded += n
+                budget -= n
                 socket.touched()
             case .wouldBlock(let readiness):
                 return .wait(readiness)
